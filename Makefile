@@ -1,0 +1,78 @@
+# glm-free-api. `make` builds build/release/glm-free-api; `make run` installs
+# what is missing, builds and serves on :8000; `make test` builds everything
+# with ASan+UBSan under build/asan and runs every test.
+PROG    := glm-free-api
+VERSION := 0.1.0
+BUILD   ?= release
+O       := build/$(BUILD)
+PKGS    := libevent libcurl jansson libcrypto sqlite3
+PREFIX  ?= /usr/local
+
+CC      ?= cc
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings
+CFLAGS_release := -O2 -g
+CFLAGS_debug   := -O0 -g
+CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                  -fno-sanitize-recover=all
+LDFLAGS_asan   := -fsanitize=address,undefined
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS_$(BUILD)) -Isrc -MMD -MP \
+             -DGLM_VERSION='"$(VERSION)"' $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS_$(BUILD)) $(LDFLAGS)
+
+SRC      := $(sort $(shell find src -name '*.c'))
+LIB_OBJ  := $(patsubst %.c,$(O)/%.o,$(filter-out src/main.c,$(SRC)))
+UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
+MOCK_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard tests/mock/*.c))
+MOCK_BIN := $(O)/tests/mock-chatglm
+
+.PHONY: all deps run test units check clean install bench fuzz valgrind-test analyze
+.DEFAULT_GOAL := all
+
+all: $(O)/$(PROG)
+
+$(O)/$(PROG): $(O)/src/main.o $(O)/libglm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(O)/libglm.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/test_%: $(O)/tests/unit/test_%.o $(O)/libglm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(MOCK_BIN): $(MOCK_OBJ) $(O)/libglm.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+units: $(UNIT_BIN) $(MOCK_BIN)
+
+deps:
+	./scripts/install-deps.sh
+
+run: deps
+	$(MAKE) BUILD=release all
+	./build/release/$(PROG) $(ARGS)
+
+# The whole suite under ASan+UBSan: unit tests, then the server against the mock
+# through the official openai client. Ends with "N passed, N failed".
+test:
+	./scripts/install-deps.sh --test
+	$(MAKE) BUILD=asan all units
+	./tests/run.sh build/asan
+
+check: test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(O)/$(PROG) $(DESTDIR)$(PREFIX)/bin/$(PROG)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

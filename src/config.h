@@ -1,0 +1,68 @@
+/* Every setting of the server. Each has one name used everywhere: the flag
+ * --name, the environment variable GLM_NAME (upper case, '-' -> '_') and the
+ * config-file key name (either '-' or '_'). Precedence: defaults < config
+ * file < environment < flags. Everything the site may change lives here. */
+#ifndef GLM_CONFIG_H
+#define GLM_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+    /* serving */
+    char *host;
+    long port;
+    char *url_prefix;
+    char *log_level;
+    char *log_format;
+    char *log_file;
+    char *config_file;
+    long max_body;           /* bytes of a request body */
+    long max_header;         /* bytes of a request head */
+    long header_timeout;     /* s to receive a request head */
+    long keepalive_timeout;  /* s an idle client connection is kept */
+    long write_timeout;      /* s a client may leave its stream unread */
+    long keepalive_interval; /* s between SSE comments while upstream is silent */
+    long max_connections;
+
+    /* upstream: chatglm.cn */
+    char *upstream;
+    char *path_refresh;
+    char *path_stream;
+    char *path_delete;
+    char *path_upload;
+    char *sign_secret;
+    char *default_assistant;
+    char *drawing_assistant;
+    char *user_agent;
+    char *sec_ch_ua;
+    char *sec_ch_ua_platform;
+    char *app_version;
+    char *exp_groups;
+    char *accept_language;
+    char *models;            /* extra models: name=assistant_id[:chat_mode],... */
+    char *upstream_profile;  /* auto | v1 | v2 */
+    long connect_timeout;    /* s */
+    long refresh_timeout;    /* s for a refresh or delete call */
+    long idle_timeout;       /* s of upstream silence before giving up */
+    long max_answer;         /* bytes of answer text before the stream is cut */
+    long max_frame;          /* bytes of one upstream SSE line */
+    long token_ttl;          /* s an access token is used when its JWT has no exp */
+
+    /* behaviour */
+    char *delete_policy;     /* always | never | unless-continued */
+    char *think_mode;        /* reasoning | inline | hidden */
+};
+
+/* The one configuration of the process, filled by config_load(). */
+extern struct config cfg;
+
+/* Fills cfg from defaults, the config file (--config / GLM_CONFIG), the
+ * environment and argv. Handles --help and --version (sets *exit_now and
+ * returns 0). Returns -1 after printing an error to stderr. */
+int config_load(int argc, char **argv, int *exit_now, int *check_only);
+void config_free(void);
+/* Prints the --help text. */
+void config_usage(FILE *out);
+
+#endif
