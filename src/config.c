@@ -1,0 +1,396 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/xalloc.h"
+
+struct config cfg;
+
+enum opt_kind { OPT_STR, OPT_INT, OPT_SIZE, OPT_ENUM };
+
+struct opt {
+    const char *name;      /* flag --name, env GLM_NAME, file key */
+    enum opt_kind kind;
+    size_t offset;         /* into struct config */
+    const char *def;       /* default, as text */
+    const char *choices;   /* OPT_ENUM: "a|b|c" */
+    long min, max;         /* OPT_INT / OPT_SIZE bounds */
+    const char *help;
+};
+
+#define S(f) offsetof(struct config, f)
+static const struct opt opts[] = {
+    { "host", OPT_STR, S(host), "0.0.0.0", NULL, 0, 0, "address to listen on" },
+    { "port", OPT_INT, S(port), "8000", NULL, 0, 65535, "port to listen on (0 = any free port)" },
+    { "url-prefix", OPT_STR, S(url_prefix), "", NULL, 0, 0, "serve under this path prefix, e.g. /glm" },
+    { "log-level", OPT_ENUM, S(log_level), "info", "debug|info|warn|error", 0, 0, "log verbosity" },
+    { "log-format", OPT_ENUM, S(log_format), "text", "text|json", 0, 0, "log line format" },
+    { "log-file", OPT_STR, S(log_file), "", NULL, 0, 0, "log to this file (reopened on SIGHUP) instead of stderr" },
+    { "config", OPT_STR, S(config_file), "", NULL, 0, 0, "read settings from this file (key = value lines)" },
+    { "max-body", OPT_SIZE, S(max_body), "32M", NULL, 1024, 1L << 30, "largest request body accepted" },
+    { "max-header", OPT_SIZE, S(max_header), "64K", NULL, 1024, 1L << 24, "largest request head accepted" },
+    { "header-timeout", OPT_INT, S(header_timeout), "30", NULL, 1, 3600, "seconds a client has to send a whole request" },
+    { "keepalive-timeout", OPT_INT, S(keepalive_timeout), "75", NULL, 1, 86400, "seconds an idle client connection is kept" },
+    { "write-timeout", OPT_INT, S(write_timeout), "120", NULL, 1, 86400, "seconds a client may leave its answer unread before it is dropped" },
+    { "keepalive-interval", OPT_INT, S(keepalive_interval), "15", NULL, 1, 3600, "seconds between SSE keep-alive comments while the upstream is silent" },
+    { "max-connections", OPT_INT, S(max_connections), "20000", NULL, 1, 10000000, "most client connections at once" },
+
+    { "upstream", OPT_STR, S(upstream), "https://chatglm.cn", NULL, 0, 0, "chatglm.cn base URL" },
+    { "path-refresh", OPT_STR, S(path_refresh), "/chatglm/user-api/user/refresh", NULL, 0, 0, "refresh endpoint path" },
+    { "path-stream", OPT_STR, S(path_stream), "/chatglm/backend-api/assistant/stream", NULL, 0, 0, "chat stream endpoint path" },
+    { "path-delete", OPT_STR, S(path_delete), "/chatglm/backend-api/assistant/conversation/delete", NULL, 0, 0, "conversation delete endpoint path" },
+    { "path-upload", OPT_STR, S(path_upload), "/chatglm/backend-api/assistant/file_upload", NULL, 0, 0, "file upload endpoint path" },
+    { "sign-secret", OPT_STR, S(sign_secret), "8a1317a7468aa3ad86e997d08f3f31cb", NULL, 0, 0, "secret of the X-Sign request signature" },
+    { "default-assistant", OPT_STR, S(default_assistant), "65940acff94777010aa6b796", NULL, 0, 0, "assistant id used for ordinary model names" },
+    { "drawing-assistant", OPT_STR, S(drawing_assistant), "65a232c082ff90a2ad2f15e2", NULL, 0, 0, "assistant id used for image generation" },
+    { "user-agent", OPT_STR, S(user_agent), "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/134.0.0.0 Safari/537.36", NULL, 0, 0, "browser User-Agent sent upstream" },
+    { "sec-ch-ua", OPT_STR, S(sec_ch_ua), "\"Chromium\";v=\"134\", \"Not:A-Brand\";v=\"24\", \"Google Chrome\";v=\"134\"", NULL, 0, 0, "sec-ch-ua header sent upstream" },
+    { "sec-ch-ua-platform", OPT_STR, S(sec_ch_ua_platform), "\"macOS\"", NULL, 0, 0, "sec-ch-ua-platform header sent upstream" },
+    { "app-version", OPT_STR, S(app_version), "0.0.1", NULL, 0, 0, "X-App-Version header sent upstream" },
+    { "exp-groups", OPT_STR, S(exp_groups), "na_android_config:exp:NA,na_4o_config:exp:4o_A,na_glm4plus_config:exp:open,mainchat_server_app:exp:A,mobile_history_daycheck:exp:a,desktop_toolbar:exp:A,chat_drawing_server:exp:A,drawing_server_cogview:exp:cogview4,app_welcome_v2:exp:B,chat_drawing_streamv2:exp:A,mainchat_rm_fc:exp:add,mainchat_dr:exp:open,chat_auto_entrance:exp:A", NULL, 0, 0, "X-Exp-Groups header sent upstream" },
+    { "accept-language", OPT_STR, S(accept_language), "zh-CN,zh;q=0.9,en;q=0.8", NULL, 0, 0, "Accept-Language header sent upstream" },
+    { "models", OPT_STR, S(models), "", NULL, 0, 0, "extra model names: name=assistant_id[:chat_mode],..." },
+    { "upstream-profile", OPT_ENUM, S(upstream_profile), "auto", "auto|v1|v2", 0, 0, "upstream stream semantics: cumulative (v1), deltas (v2) or detect" },
+    { "connect-timeout", OPT_INT, S(connect_timeout), "10", NULL, 1, 600, "seconds to connect to the upstream" },
+    { "refresh-timeout", OPT_INT, S(refresh_timeout), "15", NULL, 1, 600, "seconds for a token refresh or a delete call" },
+    { "idle-timeout", OPT_INT, S(idle_timeout), "120", NULL, 1, 3600, "seconds of upstream silence before an answer is abandoned" },
+    { "max-answer", OPT_SIZE, S(max_answer), "8M", NULL, 1024, 1L << 30, "largest answer text relayed before it is cut" },
+    { "max-frame", OPT_SIZE, S(max_frame), "16M", NULL, 1024, 1L << 30, "largest single upstream SSE event" },
+    { "token-ttl", OPT_INT, S(token_ttl), "3600", NULL, 60, 86400 * 30, "seconds an access token is used when its expiry is unknown" },
+
+    { "delete-policy", OPT_ENUM, S(delete_policy), "always", "always|never|unless-continued", 0, 0, "delete the upstream conversation after each answer" },
+    { "think-mode", OPT_ENUM, S(think_mode), "reasoning", "reasoning|inline|hidden", 0, 0, "reasoning text as reasoning_content, <think> tags in content, or dropped" },
+};
+#undef S
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static char **str_at(const struct opt *o)
+{
+    return (char **)((char *)&cfg + o->offset);
+}
+
+static long *long_at(const struct opt *o)
+{
+    return (long *)((char *)&cfg + o->offset);
+}
+
+static const struct opt *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *n = opts[i].name;
+        if (strlen(n) != len)
+            continue;
+        size_t j = 0;
+        for (; j < len; j++) {
+            char a = name[j] == '_' ? '-' : (char)tolower((unsigned char)name[j]);
+            if (a != n[j])
+                break;
+        }
+        if (j == len)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+static int parse_number(const char *s, int size_suffix, long *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno)
+        return -1;
+    long long mult = 1;
+    if (size_suffix && *end) {
+        switch (toupper((unsigned char)*end)) {
+        case 'K': mult = 1024; break;
+        case 'M': mult = 1024 * 1024; break;
+        case 'G': mult = 1024LL * 1024 * 1024; break;
+        default: return -1;
+        }
+        end++;
+        if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+            end++;
+        if (*end == 'B')
+            end++;
+    }
+    if (*end || v < 0 || v > LONG_MAX / mult)
+        return -1;
+    *out = (long)(v * mult);
+    return 0;
+}
+
+/* Sets one option from text; on error writes the reason into err. */
+static int opt_set(const struct opt *o, const char *value, char *err, size_t errlen)
+{
+    long v;
+    switch (o->kind) {
+    case OPT_STR:
+        free(*str_at(o));
+        *str_at(o) = xstrdup(value);
+        return 0;
+    case OPT_ENUM: {
+        size_t n = strlen(value);
+        for (const char *c = o->choices; *c;) {
+            const char *bar = strchr(c, '|');
+            size_t cl = bar ? (size_t)(bar - c) : strlen(c);
+            if (cl == n && strncasecmp(c, value, n) == 0) {
+                free(*str_at(o));
+                *str_at(o) = xstrndup(c, cl);
+                return 0;
+            }
+            c += cl + (bar ? 1 : 0);
+        }
+        snprintf(err, errlen, "%s must be one of %s, not \"%s\"", o->name, o->choices, value);
+        return -1;
+    }
+    case OPT_INT:
+    case OPT_SIZE:
+        if (parse_number(value, o->kind == OPT_SIZE, &v) < 0 || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s must be a number from %ld to %ld%s, not \"%s\"", o->name,
+                     o->min, o->max, o->kind == OPT_SIZE ? " (K/M/G suffixes allowed)" : "",
+                     value);
+            return -1;
+        }
+        *long_at(o) = v;
+        return 0;
+    }
+    return -1;
+}
+
+static void trim(char **s, char **e)
+{
+    while (*s < *e && isspace((unsigned char)**s))
+        (*s)++;
+    while (*e > *s && isspace((unsigned char)(*e)[-1]))
+        (*e)--;
+}
+
+/* Config file: "key = value" lines; '#' starts a comment line; values may be
+ * wrapped in double quotes (then '#' inside is literal and \" \\ escape). */
+static int load_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "glm-free-api: cannot open config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            fprintf(stderr, "%s:%d: line too long\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *s = line, *e = line + len;
+        trim(&s, &e);
+        if (s == e || *s == '#')
+            continue;
+        char *eq = memchr(s, '=', (size_t)(e - s));
+        if (!eq) {
+            fprintf(stderr, "%s:%d: expected \"key = value\"\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
+        trim(&ks, &ke);
+        trim(&vs, &ve);
+        const struct opt *o = opt_find(ks, (size_t)(ke - ks));
+        if (!o || o->offset == offsetof(struct config, config_file)) {
+            fprintf(stderr, "%s:%d: unknown setting \"%.*s\"\n", path, lineno, (int)(ke - ks), ks);
+            rc = -1;
+            break;
+        }
+        char value[8192];
+        size_t vn = 0;
+        if (vs < ve && *vs == '"') {
+            int closed = 0;
+            for (char *p = vs + 1; p < ve; p++) {
+                if (*p == '\\' && p + 1 < ve) {
+                    value[vn++] = *++p;
+                } else if (*p == '"') {
+                    closed = p + 1 == ve;
+                    break;
+                } else {
+                    value[vn++] = *p;
+                }
+            }
+            if (!closed) {
+                fprintf(stderr, "%s:%d: unterminated or misplaced quote in value\n", path, lineno);
+                rc = -1;
+                break;
+            }
+        } else {
+            char *hash = memchr(vs, '#', (size_t)(ve - vs));
+            if (hash && hash > vs && isspace((unsigned char)hash[-1])) {
+                ve = hash;
+                trim(&vs, &ve);
+            }
+            vn = (size_t)(ve - vs);
+            memcpy(value, vs, vn);
+        }
+        value[vn] = '\0';
+        char err[512];
+        if (opt_set(o, value, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s:%d: %s\n", path, lineno, err);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out,
+            "glm-free-api %s: an OpenAI-compatible API for chatglm.cn accounts\n\n"
+            "usage: glm-free-api [options]\n\n"
+            "  --help              this text\n"
+            "  --version           print the version\n"
+            "  --check-config      validate the settings (and --config file), then exit\n\n"
+            "Every setting can be given as --name VALUE, --name=VALUE, the environment\n"
+            "variable GLM_NAME, or \"name = value\" in the --config file\n"
+            "(precedence: flag > environment > file > default).\n\n",
+            GLM_VERSION);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        char env[64] = "GLM_";
+        size_t k = 4;
+        for (const char *p = o->name; *p && k < sizeof(env) - 1; p++)
+            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[k] = '\0';
+        fprintf(out, "  --%-20s %s\n  %-22s %s; default: %s%s%s\n", o->name, env, "", o->help,
+                *o->def ? o->def : "(empty)", o->choices ? "; one of " : "",
+                o->choices ? o->choices : "");
+    }
+}
+
+static int set_or_report(const struct opt *o, const char *value, const char *where)
+{
+    char err[512];
+    if (opt_set(o, value, err, sizeof(err)) < 0) {
+        fprintf(stderr, "glm-free-api: %s: %s\n", where, err);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(int argc, char **argv, int *exit_now, int *check_only)
+{
+    *exit_now = 0;
+    *check_only = 0;
+    config_free();
+    for (size_t i = 0; i < NOPTS; i++) {
+        char err[256];
+        if (opt_set(&opts[i], opts[i].def, err, sizeof(err)) < 0) {
+            fprintf(stderr, "glm-free-api: bad built-in default: %s\n", err);
+            return -1;
+        }
+    }
+
+    /* First pass over flags: --help, --version, --check-config and --config
+     * (the file must be read before the environment and the other flags). */
+    const char *config_path = getenv("GLM_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            config_usage(stdout);
+            *exit_now = 1;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("glm-free-api %s\n", GLM_VERSION);
+            *exit_now = 1;
+            return 0;
+        }
+        if (strcmp(a, "--check-config") == 0)
+            *check_only = 1;
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else if (strncmp(a, "--config=", 9) == 0)
+            config_path = a + 9;
+    }
+    if (config_path && *config_path) {
+        free(cfg.config_file);
+        cfg.config_file = xstrdup(config_path);
+        if (load_file(config_path) < 0)
+            return -1;
+    }
+
+    for (size_t i = 0; i < NOPTS; i++) {
+        char env[64] = "GLM_";
+        size_t k = 4;
+        for (const char *p = opts[i].name; *p && k < sizeof(env) - 1; p++)
+            env[k++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+        env[k] = '\0';
+        const char *v = getenv(env);
+        if (v && opts[i].offset != offsetof(struct config, config_file) &&
+            set_or_report(&opts[i], v, env) < 0)
+            return -1;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--check-config") == 0)
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "glm-free-api: unexpected argument \"%s\" (see --help)\n", a);
+            return -1;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = opt_find(name, nlen);
+        if (!o) {
+            fprintf(stderr, "glm-free-api: unknown option --%.*s (see --help)\n", (int)nlen, name);
+            return -1;
+        }
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fprintf(stderr, "glm-free-api: --%s needs a value\n", o->name);
+            return -1;
+        }
+        if (o->offset == offsetof(struct config, config_file))
+            continue; /* read above */
+        if (set_or_report(o, value, a) < 0)
+            return -1;
+    }
+
+    /* A prefix is "" or "/x" without a trailing slash. */
+    size_t pl = strlen(cfg.url_prefix);
+    while (pl > 0 && cfg.url_prefix[pl - 1] == '/')
+        cfg.url_prefix[--pl] = '\0';
+    if (pl > 0 && cfg.url_prefix[0] != '/') {
+        fprintf(stderr, "glm-free-api: url-prefix must start with '/'\n");
+        return -1;
+    }
+    pl = strlen(cfg.upstream);
+    while (pl > 0 && cfg.upstream[pl - 1] == '/')
+        cfg.upstream[--pl] = '\0';
+    if (strncmp(cfg.upstream, "http://", 7) != 0 && strncmp(cfg.upstream, "https://", 8) != 0) {
+        fprintf(stderr, "glm-free-api: upstream must be an http:// or https:// URL\n");
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(void)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].kind == OPT_STR || opts[i].kind == OPT_ENUM) {
+            free(*str_at(&opts[i]));
+            *str_at(&opts[i]) = NULL;
+        }
+    }
+}

@@ -1,0 +1,289 @@
+#include "glm/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "glm/request.h"
+#include "log.h"
+#include "net/upcall.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/xalloc.h"
+
+struct session_wait {
+    struct session_entry *entry;
+    session_fn *fn;
+    void *arg;
+    struct session_wait *next;
+};
+
+struct session_entry {
+    struct session_mgr *mgr;
+    char *original;        /* the refresh token as the user gave it (the key) */
+    char *current;         /* the one to refresh with: rotated by the site */
+    char fp[7];
+    char *access;
+    long long expires;     /* wall-clock seconds; 0 = no token */
+    struct upcall *call;
+    int tried_original;    /* after the rotated token was refused */
+    struct session_wait *waiters;
+    struct session_entry *next;
+};
+
+struct session_mgr {
+    struct curl_loop *loop;
+    struct session_entry *entries;
+    unsigned long refreshes;
+};
+
+static void start_refresh(struct session_entry *e);
+
+struct session_mgr *session_mgr_new(struct curl_loop *loop)
+{
+    struct session_mgr *m = xcalloc(1, sizeof(*m));
+    m->loop = loop;
+    return m;
+}
+
+static void entry_free(struct session_entry *e)
+{
+    upcall_cancel(e->call);
+    while (e->waiters) {
+        struct session_wait *w = e->waiters;
+        e->waiters = w->next;
+        free(w);
+    }
+    free(e->original);
+    free(e->current);
+    free(e->access);
+    free(e);
+}
+
+void session_mgr_free(struct session_mgr *m)
+{
+    if (!m)
+        return;
+    while (m->entries) {
+        struct session_entry *e = m->entries;
+        m->entries = e->next;
+        entry_free(e);
+    }
+    free(m);
+}
+
+static struct session_entry *entry_get(struct session_mgr *m, const char *token)
+{
+    for (struct session_entry *e = m->entries; e; e = e->next)
+        if (strcmp(e->original, token) == 0)
+            return e;
+    struct session_entry *e = xcalloc(1, sizeof(*e));
+    e->mgr = m;
+    e->original = xstrdup(token);
+    e->current = xstrdup(token);
+    crypto_fingerprint(token, e->fp);
+    e->next = m->entries;
+    m->entries = e;
+    return e;
+}
+
+int session_jwt_exp(const char *jwt, long long *exp)
+{
+    const char *dot1 = strchr(jwt, '.');
+    if (!dot1)
+        return -1;
+    const char *dot2 = strchr(dot1 + 1, '.');
+    size_t n = dot2 ? (size_t)(dot2 - dot1 - 1) : strlen(dot1 + 1);
+    size_t plen;
+    unsigned char *payload = crypto_base64_decode(dot1 + 1, n, &plen);
+    if (!payload)
+        return -1;
+    json_t *j = json_loadb((const char *)payload, plen, 0, NULL);
+    free(payload);
+    json_t *v = json_object_get(j, "exp");
+    int rc = -1;
+    if (json_is_integer(v)) {
+        *exp = json_integer_value(v);
+        rc = 0;
+    } else if (json_is_real(v)) {
+        *exp = (long long)json_real_value(v);
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+struct session_wait *session_get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
+                                 void *arg)
+{
+    struct session_entry *e = entry_get(m, refresh_token);
+    if (e->access && time(NULL) < e->expires) {
+        fn(arg, SESSION_OK, e->access, NULL);
+        return NULL;
+    }
+    struct session_wait *w = xcalloc(1, sizeof(*w));
+    w->entry = e;
+    w->fn = fn;
+    w->arg = arg;
+    /* FIFO: append. */
+    struct session_wait **pp = &e->waiters;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = w;
+    if (!e->call) {
+        e->tried_original = 0;
+        start_refresh(e);
+    }
+    return w;
+}
+
+void session_wait_cancel(struct session_wait *w)
+{
+    if (!w)
+        return;
+    for (struct session_wait **pp = &w->entry->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    free(w);
+    /* The refresh itself goes on: its result is cached for the next request. */
+}
+
+void session_invalidate(struct session_mgr *m, const char *refresh_token,
+                        const char *access_token)
+{
+    for (struct session_entry *e = m->entries; e; e = e->next) {
+        if (strcmp(e->original, refresh_token) == 0 && e->access &&
+            (!access_token || strcmp(e->access, access_token) == 0)) {
+            free(e->access);
+            e->access = NULL;
+            e->expires = 0;
+        }
+    }
+}
+
+unsigned long session_refreshes(const struct session_mgr *m)
+{
+    return m->refreshes;
+}
+
+/* Calls every waiter; each is unlinked before its callback so that callbacks
+ * may start new gets (even on this entry) safely. */
+static void notify(struct session_entry *e, enum session_result res, const char *detail)
+{
+    while (e->waiters) {
+        struct session_wait *w = e->waiters;
+        e->waiters = w->next;
+        session_fn *fn = w->fn;
+        void *arg = w->arg;
+        free(w);
+        fn(arg, res, e->access, detail);
+    }
+}
+
+static void refresh_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+                         size_t len, void *arg)
+{
+    struct session_entry *e = arg;
+    e->call = NULL;
+    char detail[400] = "";
+    enum session_result out = SESSION_FAILED;
+    json_t *j = NULL;
+
+    if (res == UPCALL_TIMEOUT) {
+        snprintf(detail, sizeof(detail), "the token refresh timed out");
+        out = SESSION_TIMEOUT;
+        goto out;
+    }
+    if (res != UPCALL_OK) {
+        snprintf(detail, sizeof(detail), "the token refresh failed: %s", upcall_error(c));
+        goto out;
+    }
+    j = json_loadb(body, len, 0, NULL);
+    json_t *st = json_object_get(j, "status");
+    json_t *msg = json_object_get(j, "message");
+    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
+    const char *message = json_is_string(msg) ? json_string_value(msg) : "";
+    if (status == 401 || code == 40102 || strstr(message, "40102")) {
+        out = SESSION_REJECTED;
+        snprintf(detail, sizeof(detail), "chatglm.cn rejected the refresh token (HTTP %ld, %lld)",
+                 status, code);
+        goto out;
+    }
+    json_t *result = json_object_get(j, "result");
+    json_t *at = json_object_get(result, "access_token");
+    if (!json_is_string(at))
+        at = json_object_get(result, "accessToken");
+    if (status != 200 || !json_is_object(j) || code != 0 || !json_is_string(at) ||
+        !json_string_length(at)) {
+        /* Only the message field is quoted: a body may carry tokens. */
+        char esc[260];
+        log_escape(message, strlen(message), esc);
+        snprintf(detail, sizeof(detail), "unexpected token refresh answer (HTTP %ld, %s%s%s)",
+                 status, json_is_object(j) ? "message \"" : "not JSON",
+                 json_is_object(j) ? esc : "", json_is_object(j) ? "\"" : "");
+        goto out;
+    }
+    free(e->access);
+    e->access = xstrdup(json_string_value(at));
+    long long now = time(NULL), exp;
+    if (session_jwt_exp(e->access, &exp) == 0 && exp > now + 120)
+        e->expires = exp - 60 > now + 600 ? exp - 300 : exp - 60;
+    else
+        e->expires = now + cfg.token_ttl;
+    json_t *rt = json_object_get(result, "refresh_token");
+    if (json_is_string(rt) && json_string_length(rt) && strcmp(json_string_value(rt), e->current)) {
+        free(e->current);
+        e->current = xstrdup(json_string_value(rt));
+        LOG(LOG_INFO, "account %s: the site rotated its refresh token", e->fp);
+    }
+    out = SESSION_OK;
+out:
+    json_decref(j);
+    /* A rotated token that is refused: the site may have restored the user's
+     * original (or never really rotated), so try that once. */
+    if (out == SESSION_REJECTED && strcmp(e->current, e->original) != 0 && !e->tried_original) {
+        e->tried_original = 1;
+        free(e->current);
+        e->current = xstrdup(e->original);
+        start_refresh(e);
+        if (e->call)
+            return;
+    }
+    if (out != SESSION_OK)
+        LOG(LOG_WARN, "account %s: %s", e->fp, detail);
+    notify(e, out, out == SESSION_OK ? NULL : detail);
+}
+
+static void start_refresh(struct session_entry *e)
+{
+    struct buf url;
+    buf_init(&url, 4096);
+    if (glm_url(&url, cfg.path_refresh) < 0) {
+        buf_cleanup(&url);
+        notify(e, SESSION_FAILED, "upstream URL too long");
+        return;
+    }
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(e->current, 1, NULL, 1),
+        .body = "{}",
+        .body_len = 2,
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = cfg.refresh_timeout,
+        .total_timeout = cfg.refresh_timeout,
+        .max_body = 256 * 1024,
+    };
+    static const struct upcall_cbs cbs = { .on_done = refresh_done };
+    e->mgr->refreshes++;
+    e->call = upcall_start(e->mgr->loop, &r, &cbs, e);
+    buf_cleanup(&url);
+    if (!e->call)
+        notify(e, SESSION_FAILED, "could not start the token refresh");
+}

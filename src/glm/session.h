@@ -1,0 +1,44 @@
+/* Access tokens for refresh tokens: refresh calls, a cache until shortly
+ * before the JWT's exp, coalescing of concurrent refreshes, invalidation on
+ * 40103, and the refresh token the site rotates to. */
+#ifndef GLM_SESSION_H
+#define GLM_SESSION_H
+
+struct curl_loop;
+struct session_mgr;
+struct session_wait;
+
+enum session_result {
+    SESSION_OK,
+    SESSION_REJECTED,   /* the site refused the refresh token (401 / 40102) */
+    SESSION_FAILED,     /* network error, 5xx, an answer that is not the expected JSON */
+    SESSION_TIMEOUT,
+};
+
+/* access_token is borrowed for the duration of the call; detail is a short
+ * human-readable reason on failure (never containing a token). */
+typedef void session_fn(void *arg, enum session_result res, const char *access_token,
+                        const char *detail);
+
+struct session_mgr *session_mgr_new(struct curl_loop *loop);
+/* Cancels refreshes in flight; their waiters are not called. */
+void session_mgr_free(struct session_mgr *m);
+
+/* Gets an access token for refresh_token. When one is cached, fn is called
+ * before session_get returns and NULL is returned; otherwise a refresh is
+ * started (or joined) and the returned handle can cancel the wait. */
+struct session_wait *session_get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
+                                 void *arg);
+void session_wait_cancel(struct session_wait *w);
+
+/* The site rejected this access token (40103): drop it from the cache. */
+void session_invalidate(struct session_mgr *m, const char *refresh_token,
+                        const char *access_token);
+
+/* Refresh calls made so far (for tests and metrics). */
+unsigned long session_refreshes(const struct session_mgr *m);
+
+/* Parses the "exp" claim of a JWT (no signature check). Returns 0 or -1. */
+int session_jwt_exp(const char *jwt, long long *exp);
+
+#endif

@@ -1,0 +1,30 @@
+/* libcurl's multi-socket API driven by the libevent loop (the hiperfifo
+ * pattern): one multi handle, one timer, one event per socket. Transfers end
+ * in a callback that runs after curl_multi_socket_action() has returned, so
+ * it may free, add or remove handles freely. */
+#ifndef GLM_CURL_LOOP_H
+#define GLM_CURL_LOOP_H
+
+#include <curl/curl.h>
+
+struct event_base;
+struct curl_loop;
+
+/* Called once when a transfer ends; the easy handle has been removed from the
+ * multi handle and belongs to the callback again (to clean up or reuse). */
+typedef void curl_done_fn(CURL *easy, CURLcode result, void *arg);
+
+struct curl_loop *curl_loop_new(struct event_base *base);
+/* Removes every running transfer (their done callbacks are not called). */
+void curl_loop_free(struct curl_loop *l);
+
+/* Starts a transfer. Uses CURLOPT_PRIVATE of easy. Returns 0 or -1. */
+int curl_loop_add(struct curl_loop *l, CURL *easy, curl_done_fn *done, void *arg);
+/* Stops a running transfer at once without calling its done callback; the
+ * easy handle belongs to the caller again. Must not be called from inside a
+ * libcurl callback (write, header, ...). */
+void curl_loop_remove(struct curl_loop *l, CURL *easy);
+/* Running transfers. */
+unsigned curl_loop_running(const struct curl_loop *l);
+
+#endif

@@ -1,0 +1,214 @@
+#include "net/upcall.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net/curl_loop.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+struct upcall {
+    struct curl_loop *loop;
+    CURL *easy;
+    struct curl_slist *headers;
+    curl_mime *mime;
+    char *body;
+    struct upcall_cbs cbs;
+    void *arg;
+    int head_done;
+    enum upcall_mode mode;
+    int aborted;
+    int too_big;
+    int paused;
+    struct buf collected;
+    struct timespec started;
+    long first_byte_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void call_head(struct upcall *c)
+{
+    if (c->head_done)
+        return;
+    c->head_done = 1;
+    long status = 0;
+    const char *ctype = NULL;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    c->mode = UPCALL_COLLECT;
+    if (c->cbs.on_head)
+        c->mode = c->cbs.on_head(c, status, ctype ? ctype : "", c->arg);
+    if (c->mode == UPCALL_STREAM && !c->cbs.on_data)
+        c->mode = UPCALL_COLLECT;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *arg)
+{
+    struct upcall *c = arg;
+    size_t len = size * n;
+    if (c->first_byte_ms < 0)
+        c->first_byte_ms = ms_since(&c->started);
+    call_head(c);
+    switch (c->mode) {
+    case UPCALL_STOP:
+        c->aborted = 1;
+        return CURL_WRITEFUNC_ERROR;
+    case UPCALL_COLLECT:
+        if (buf_append(&c->collected, p, len) < 0) {
+            c->too_big = 1;
+            return CURL_WRITEFUNC_ERROR;
+        }
+        return len;
+    case UPCALL_STREAM:
+        break;
+    }
+    int rc = c->cbs.on_data(c, p, len, c->arg);
+    if (rc == UPCALL_PAUSE) {
+        c->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (rc != UPCALL_CONTINUE) {
+        c->aborted = 1;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    return len;
+}
+
+static enum upcall_result classify(struct upcall *c, CURLcode code)
+{
+    if (c->too_big)
+        return UPCALL_TOO_BIG;
+    if (c->aborted)
+        return UPCALL_ABORTED;
+    switch (code) {
+    case CURLE_OK:
+        return UPCALL_OK;
+    case CURLE_OPERATION_TIMEDOUT:
+        return UPCALL_TIMEOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return UPCALL_CONNECT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+        return UPCALL_TLS;
+    default:
+        return UPCALL_NETWORK;
+    }
+}
+
+static void upcall_free(struct upcall *c)
+{
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    curl_mime_free(c->mime);
+    free(c->body);
+    buf_cleanup(&c->collected);
+    free(c);
+}
+
+static void done_cb(CURL *easy, CURLcode code, void *arg)
+{
+    (void)easy;
+    struct upcall *c = arg;
+    enum upcall_result res = classify(c, code);
+    if (res == UPCALL_OK)
+        call_head(c); /* an empty body never reached write_cb */
+    long status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (res != UPCALL_OK && !c->errbuf[0])
+        snprintf(c->errbuf, sizeof(c->errbuf), "%s", curl_easy_strerror(code));
+    c->cbs.on_done(c, res, status, buf_cstr(&c->collected), c->collected.len, c->arg);
+    upcall_free(c);
+}
+
+void upcall_set_common(CURL *easy, long connect_timeout, long idle_timeout)
+{
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, connect_timeout);
+    /* Idle timeout: less than one byte per second for that long. */
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, idle_timeout);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+}
+
+struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
+                            const struct upcall_cbs *cbs, void *arg)
+{
+    struct upcall *c = xcalloc(1, sizeof(*c));
+    c->loop = l;
+    c->cbs = *cbs;
+    c->arg = arg;
+    c->headers = r->headers;
+    c->mime = r->mime;
+    c->first_byte_ms = -1;
+    buf_init(&c->collected, r->max_body ? r->max_body : 1 << 20);
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        upcall_free(c);
+        return NULL;
+    }
+    CURL *e = c->easy;
+    upcall_set_common(e, r->connect_timeout, r->idle_timeout);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    if (r->total_timeout > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT, r->total_timeout);
+    if (c->mime) {
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, c->mime);
+    } else if (strcmp(r->method, "POST") == 0) {
+        c->body = xmemdup(r->body ? r->body : "", r->body ? r->body_len : 0);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body_len : 0));
+    } else if (strcmp(r->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    if (curl_loop_add(l, e, done_cb, c) < 0) {
+        upcall_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void upcall_cancel(struct upcall *c)
+{
+    if (!c)
+        return;
+    curl_loop_remove(c->loop, c->easy);
+    upcall_free(c);
+}
+
+void upcall_resume(struct upcall *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = 0;
+    curl_easy_pause(c->easy, CURLPAUSE_CONT);
+}
+
+long upcall_first_byte_ms(const struct upcall *c)
+{
+    return c->first_byte_ms;
+}
+
+const char *upcall_error(const struct upcall *c)
+{
+    return c->errbuf;
+}
