@@ -52,7 +52,10 @@ const char *openai_error_type(int status);
 /* An honest token estimate for text (documented in the README):
  * each CJK/fullwidth code point counts 1, other non-ASCII code points 1/2,
  * runs of ASCII letters/digits count ceil(len/4), every other ASCII
- * non-space character 1; whitespace is free. */
+ * non-space character 1; whitespace is free. Refinements: the halves are
+ * summed and rounded up once at the end; code points above U+FFFF that are
+ * not CJK (emoji, mostly) count 1, not 1/2; each invalid UTF-8 sequence
+ * counts as one non-ASCII code point (1/2). */
 long usage_estimate(const char *s, size_t n);
 
 #endif
