@@ -3,6 +3,8 @@
 #ifndef GLM_LOG_H
 #define GLM_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 extern enum log_level log_min_level;
