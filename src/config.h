@@ -24,6 +24,7 @@ struct config {
     long write_timeout;      /* s a client may leave its stream unread */
     long keepalive_interval; /* s between SSE comments while upstream is silent */
     long max_connections;
+    long shutdown_grace;     /* s running answers get to finish after SIGTERM */
 
     /* upstream: chatglm.cn */
     char *upstream;

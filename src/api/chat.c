@@ -1,0 +1,757 @@
+/* POST /v1/chat/completions: one chat job per request.
+ *
+ * A job has two holders: the client side (api_req, until the reply ended)
+ * and the upstream side (a token wait or the stream call). It is freed only
+ * when both have let go, and only from the event loop itself (a deferred
+ * event), never inside a curl or server callback. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "config.h"
+#include "glm/conversation.h"
+#include "glm/models.h"
+#include "glm/prompt.h"
+#include "glm/request.h"
+#include "glm/session.h"
+#include "http/server.h"
+#include "log.h"
+#include "net/upcall.h"
+#include "stream/openai.h"
+#include "stream/render.h"
+#include "stream/sse.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/xalloc.h"
+
+#define DEFAULT_MODEL "glm-4"
+
+struct chat_job {
+    struct api_req *a;            /* NULL once the client reply has ended */
+    char rid[48];
+    /* the request */
+    char *model;
+    int stream;
+    int include_usage;
+    char *given_conv;             /* a valid conversation_id from the client, or NULL */
+    struct model_route route;
+    enum render_think think;
+    char *prompt;
+    long prompt_tokens;
+    char *token;                  /* the refresh token used */
+    char fp[7];
+    /* upstream */
+    struct session_wait *wait;
+    struct upcall *call;
+    char *access;
+    int retried_auth;             /* refreshed once after 40103 */
+    int streaming;                /* the upstream answered with SSE */
+    struct sse_parser *sse;
+    struct render *render;
+    int terminal;                 /* the answer is complete: ignore the rest */
+    /* to the client */
+    int started;                  /* SSE head and role chunk sent */
+    int paused;
+    int client_gone;
+    struct buf out;               /* scratch for chunks */
+    struct buf content;           /* non-stream: the whole answer */
+    struct buf reasoning;
+    long completion_tokens, reasoning_tokens;
+    long long created;
+    struct event *keepalive;
+    int wrote_since_tick;
+    struct event *reaper;
+    int deleted;
+};
+
+static void job_maybe_free(struct chat_job *j);
+static void start_upstream(struct chat_job *j);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct chat_job *j = arg;
+    /* The client left: stop everything upstream right away. */
+    if (j->client_gone && j->a) {
+        session_wait_cancel(j->wait);
+        j->wait = NULL;
+        upcall_cancel(j->call);
+        j->call = NULL;
+    }
+    if (j->a && j->client_gone) {
+        api_stream_end(j->a); /* frees the orphaned request */
+        j->a = NULL;
+    }
+    job_maybe_free(j);
+}
+
+static void schedule_reap(struct chat_job *j)
+{
+    event_active(j->reaper, EV_TIMEOUT, 0);
+}
+
+static void delete_conversation(struct chat_job *j)
+{
+    if (j->deleted || !j->render || !j->access)
+        return;
+    const char *conv = render_conversation_id(j->render);
+    if (!conv[0])
+        return;
+    j->deleted = 1;
+    if (strcmp(cfg.delete_policy, "never") == 0)
+        return;
+    if (strcmp(cfg.delete_policy, "unless-continued") == 0 && j->given_conv)
+        return;
+    glm_conversation_delete(j->access, j->route.assistant_id, conv, j->rid);
+}
+
+static void job_free(struct chat_job *j)
+{
+    app.active_jobs--;
+    free(j->model);
+    free(j->given_conv);
+    free(j->prompt);
+    free(j->token);
+    free(j->access);
+    sse_parser_free(j->sse);
+    render_free(j->render);
+    buf_cleanup(&j->out);
+    buf_cleanup(&j->content);
+    buf_cleanup(&j->reasoning);
+    if (j->keepalive)
+        event_free(j->keepalive);
+    event_free(j->reaper);
+    free(j);
+}
+
+static void job_maybe_free(struct chat_job *j)
+{
+    if (j->a || j->wait || j->call)
+        return;
+    delete_conversation(j);
+    job_free(j);
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* An error to the client: a real HTTP error before the stream started, one
+ * SSE error event then [DONE] after. Ends the client side. */
+static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
+{
+    if (!j->a)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!j->started) {
+        if (status == 429)
+            http_req_add_header(j->a->req, "Retry-After", "5");
+        api_error(j->a, status, NULL, code, "%s", msg);
+    } else {
+        LOGR(LOG_WARN, j->rid, "error inside the stream: %s", msg);
+        buf_reset(&j->out);
+        if (openai_sse_error(&j->out, msg, openai_error_type(status), code) == 0 &&
+            openai_sse_done(&j->out) == 0)
+            (void)api_stream_write(j->a, j->out.data, j->out.len);
+        api_stream_end(j->a);
+    }
+    j->a = NULL;
+}
+
+static struct openai_meta job_meta(const struct chat_job *j)
+{
+    struct openai_meta m = { render_conversation_id(j->render), j->model, j->created };
+    return m;
+}
+
+static struct openai_usage job_usage(const struct chat_job *j)
+{
+    struct openai_usage u = { j->prompt_tokens, j->completion_tokens + j->reasoning_tokens,
+                              j->reasoning_tokens };
+    return u;
+}
+
+static int client_write(struct chat_job *j)
+{
+    if (!j->a || !j->out.len)
+        return 0;
+    j->wrote_since_tick = 1;
+    int rc = api_stream_write(j->a, j->out.data, j->out.len);
+    buf_reset(&j->out);
+    return rc;
+}
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct chat_job *j = arg;
+    if (j->a && j->started && !j->wrote_since_tick && !j->client_gone)
+        (void)api_stream_write(j->a, ": keep-alive\n\n", 14);
+    j->wrote_since_tick = 0;
+}
+
+static void start_client_stream(struct chat_job *j)
+{
+    if (j->started || !j->a)
+        return;
+    j->started = 1;
+    api_stream_start(j->a);
+    struct openai_meta m = job_meta(j);
+    if (openai_sse_role(&j->out, &m) == 0)
+        client_write(j);
+    struct timeval tv = { cfg.keepalive_interval, 0 };
+    j->keepalive = event_new(app.base, -1, EV_PERSIST, keepalive_cb, j);
+    event_add(j->keepalive, &tv);
+}
+
+/* The answer is complete (or failed inside the stream): finish the client side. */
+static void finish_client(struct chat_job *j)
+{
+    if (!j->a)
+        return;
+    enum render_state st = render_get_state(j->render);
+    if (st == RENDER_FAILED) {
+        const char *msg = NULL;
+        int code = render_error(j->render, &msg);
+        client_error(j, 502, "upstream_error", "chatglm.cn stopped the answer with an error (%d: %s)",
+                     code, msg ? msg : "unknown");
+        return;
+    }
+    if (st == RENDER_TOO_LONG) {
+        client_error(j, 502, "answer_too_long",
+                     "the answer passed the max-answer limit of %ld bytes and was cut",
+                     cfg.max_answer);
+        return;
+    }
+    if (st == RENDER_TRUNCATED || st == RENDER_RUNNING) {
+        if (render_frames(j->render) == 0)
+            client_error(j, j->given_conv ? 404 : 502, "empty_answer",
+                         j->given_conv ? "chatglm.cn sent an empty answer: conversation_id %s "
+                                         "does not exist (or belongs to another account)"
+                                       : "chatglm.cn sent an empty answer%s",
+                         j->given_conv ? j->given_conv : "");
+        else
+            client_error(j, 502, "upstream_truncated",
+                         "chatglm.cn closed the stream before the answer was complete");
+        return;
+    }
+    struct openai_meta m = job_meta(j);
+    struct openai_usage u = job_usage(j);
+    const char *reason = render_finish_reason(j->render);
+    if (!reason)
+        reason = "stop";
+    if (j->stream) {
+        start_client_stream(j);
+        int rc = openai_sse_finish(&j->out, &m, reason);
+        if (rc == 0 && j->include_usage)
+            rc = openai_sse_usage(&j->out, &m, &u);
+        if (rc == 0)
+            rc = openai_sse_done(&j->out);
+        client_write(j);
+        api_stream_end(j->a);
+    } else {
+        struct buf b;
+        buf_init(&b, (size_t)cfg.max_answer * 2 + 65536);
+        if (openai_completion(&b, &m, j->content.data ? j->content.data : "", j->content.len,
+                              j->reasoning.data, j->reasoning.len, reason, &u) < 0) {
+            buf_cleanup(&b);
+            client_error(j, 500, NULL, "the answer does not fit the reply buffer");
+            return;
+        }
+        api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
+        buf_cleanup(&b);
+    }
+    j->a = NULL;
+}
+
+/* ---- the upstream stream ----------------------------------------------- */
+
+/* Moves the renderer's new text to the client (stream) or the answer (non-stream). */
+static void relay(struct chat_job *j)
+{
+    const char *c, *r;
+    size_t cl, rl;
+    render_take(j->render, &c, &cl, &r, &rl);
+    if (!cl && !rl)
+        return;
+    if (cl)
+        j->completion_tokens += usage_estimate(c, cl);
+    if (rl)
+        j->reasoning_tokens += usage_estimate(r, rl);
+    if (!j->a)
+        return;
+    if (j->stream) {
+        start_client_stream(j);
+        struct openai_meta m = job_meta(j);
+        if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
+            client_write(j);
+    } else {
+        /* render caps the answer at max_answer, and these caps are larger. */
+        if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0)
+            LOGR(LOG_WARN, j->rid, "answer buffer full");
+    }
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+    struct chat_job *j = arg;
+    if (j->terminal)
+        return 0;
+    if (event[0] && strcmp(event, "message") != 0)
+        return 0;
+    if (render_frame(j->render, data, len) != 0)
+        return 0; /* not JSON: a heartbeat */
+    if (j->stream && !j->started && render_conversation_id(j->render)[0])
+        start_client_stream(j);
+    relay(j);
+    if (render_get_state(j->render) != RENDER_RUNNING) {
+        j->terminal = 1;
+        delete_conversation(j);
+        finish_client(j);
+    }
+    return 0;
+}
+
+static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype, void *arg)
+{
+    (void)c;
+    struct chat_job *j = arg;
+    if (status == 200 && strstr(ctype, "text/event-stream")) {
+        j->streaming = 1;
+        return UPCALL_STREAM;
+    }
+    return UPCALL_COLLECT; /* an error answer: read it whole, then map it */
+}
+
+static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
+{
+    (void)c;
+    struct chat_job *j = arg;
+    if (j->client_gone)
+        return UPCALL_ABORT;
+    if (j->terminal)
+        return UPCALL_CONTINUE; /* the answer is complete: drain the rest */
+    if (j->a && j->started && api_pending(j->a) > API_OUT_HIGH) {
+        j->paused = 1;
+        return UPCALL_PAUSE;
+    }
+    int rc = sse_feed(j->sse, data, len, on_event, j);
+    if (rc == SSE_TOO_LONG) {
+        LOGR(LOG_WARN, j->rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
+        return UPCALL_ABORT;
+    }
+    return UPCALL_CONTINUE;
+}
+
+static void on_drain(struct api_req *a, void *arg)
+{
+    (void)a;
+    struct chat_job *j = arg;
+    if (j->paused && j->call) {
+        j->paused = 0;
+        upcall_resume(j->call);
+    }
+}
+
+static void on_close(struct api_req *a, void *arg)
+{
+    (void)a;
+    struct chat_job *j = arg;
+    if (j->client_gone)
+        return;
+    j->client_gone = 1;
+    LOGR(LOG_INFO, j->rid, "client went away; cancelling the upstream answer");
+    schedule_reap(j);
+}
+
+/* Maps a non-SSE upstream answer to the client's error. */
+static void upstream_error_answer(struct chat_job *j, long status, const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *st = json_object_get(root, "status");
+    json_t *msgj = json_object_get(root, "message");
+    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
+    char msg[260] = "";
+    if (json_is_string(msgj))
+        log_escape(json_string_value(msgj), json_string_length(msgj), msg);
+    /* Quote the upstream's own message raw for the client when it is short text. */
+    const char *raw = json_is_string(msgj) ? json_string_value(msgj) : "";
+    char rawmsg[200];
+    snprintf(rawmsg, sizeof(rawmsg), "%s", raw);
+
+    if (status == 401 || code == 40103 || code == 40102) {
+        if (!j->retried_auth) {
+            j->retried_auth = 1;
+            LOGR(LOG_INFO, j->rid, "account %s: access token refused (%lld); refreshing once", j->fp,
+                 code);
+            session_invalidate(app.sessions, j->token, j->access);
+            json_decref(root);
+            start_upstream(j);
+            return;
+        }
+        client_error(j, 401, "invalid_refresh_token",
+                     "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token "
+                     "is invalid or expired: log in to chatglm.cn again and copy the "
+                     "chatglm_refresh_token cookie.",
+                     status, code);
+    } else if (status == 429 || code == 10061) {
+        client_error(j, 429, "account_busy",
+                     "chatglm.cn says this account is busy (10061: %s). The site allows one "
+                     "answer at a time per account: retry shortly, or give several tokens.",
+                     rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
+    } else if (code == 40001) {
+        client_error(j, 502, "upstream_rejected",
+                     "chatglm.cn refused the request (40001 bad request): the request signature "
+                     "or format may have changed on the site (see sign-secret in the settings)");
+    } else if (code == 40012) {
+        client_error(j, 502, "upstream_rejected",
+                     "chatglm.cn rejected the request transiently (40012); retry in a moment");
+    } else if (status == 200 && json_is_object(root)) {
+        if (j->route.agent)
+            client_error(j, 404, "model_not_found",
+                         "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
+        else
+            client_error(j, 502, "upstream_not_sse",
+                         "chatglm.cn answered JSON instead of a stream (assistant %s)",
+                         j->route.assistant_id);
+    } else if (status >= 500) {
+        client_error(j, 502, "upstream_error", "chatglm.cn failed with HTTP %ld", status);
+    } else {
+        client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
+                     msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
+    }
+    json_decref(root);
+}
+
+static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+                    size_t len, void *arg)
+{
+    struct chat_job *j = arg;
+    j->call = NULL;
+    if (j->client_gone) {
+        job_maybe_free(j);
+        return;
+    }
+    if (j->terminal) {
+        job_maybe_free(j);
+        return;
+    }
+    if (j->streaming && (res == UPCALL_OK || j->started)) {
+        (void)sse_finish(j->sse, on_event, j);
+        if (!j->terminal) {
+            render_end(j->render);
+            relay(j);
+            if (res == UPCALL_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
+                client_error(j, 504, "upstream_timeout",
+                             "chatglm.cn went silent for %ld s in the middle of the answer",
+                             cfg.idle_timeout);
+            else if (res != UPCALL_OK && render_get_state(j->render) == RENDER_TRUNCATED)
+                client_error(j, 502, "upstream_truncated",
+                             "the connection to chatglm.cn broke in the middle of the answer (%s)",
+                             upcall_error(c));
+            else
+                finish_client(j);
+            delete_conversation(j);
+        }
+    } else if (res == UPCALL_OK) {
+        upstream_error_answer(j, status, body, len);
+    } else if (res == UPCALL_TIMEOUT) {
+        client_error(j, 504, "upstream_timeout", "chatglm.cn did not answer within %ld s",
+                     j->streaming ? cfg.idle_timeout : cfg.idle_timeout);
+    } else if (res == UPCALL_ABORTED && j->streaming) {
+        client_error(j, 502, "upstream_error", "an event from chatglm.cn passed the max-frame limit");
+    } else {
+        client_error(j, 502, "upstream_unreachable", "could not reach chatglm.cn: %s",
+                     upcall_error(c));
+    }
+    job_maybe_free(j);
+}
+
+static void start_stream_call(struct chat_job *j)
+{
+    struct buf url;
+    buf_init(&url, 4096);
+    (void)glm_url(&url, cfg.path_stream);
+    char referer[512];
+    glm_referer(j->route.assistant_id, strcmp(j->route.assistant_id, cfg.default_assistant) == 0,
+                referer, sizeof(referer));
+    char *body = glm_stream_body(j->route.assistant_id, j->given_conv ? j->given_conv : "",
+                                 j->prompt, j->route.chat_mode, 1, NULL, NULL);
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(j->access, 1, referer, 1),
+        .body = body,
+        .body_len = strlen(body),
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = cfg.idle_timeout,
+        .max_body = 256 * 1024,
+    };
+    static const struct upcall_cbs cbs = { on_head, on_data, on_done };
+    /* A retry after a refused token starts the answer afresh. */
+    sse_parser_free(j->sse);
+    j->sse = sse_parser_new((size_t)cfg.max_frame);
+    j->streaming = 0;
+    j->call = upcall_start(app.curl, &r, &cbs, j);
+    free(body);
+    buf_cleanup(&url);
+    if (!j->call)
+        client_error(j, 500, NULL, "could not start the upstream request");
+}
+
+static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
+{
+    struct chat_job *j = arg;
+    j->wait = NULL;
+    switch (res) {
+    case SESSION_OK:
+        free(j->access);
+        j->access = xstrdup(access);
+        start_stream_call(j);
+        break;
+    case SESSION_REJECTED:
+        client_error(j, 401, "invalid_refresh_token",
+                     "chatglm.cn rejected the refresh token (account %s): it is invalid or expired. "
+                     "Log in to chatglm.cn again and copy the chatglm_refresh_token cookie.",
+                     j->fp);
+        break;
+    case SESSION_TIMEOUT:
+        client_error(j, 504, "upstream_timeout", "%s", detail);
+        break;
+    case SESSION_FAILED:
+        client_error(j, 502, "upstream_error", "%s", detail);
+        break;
+    }
+    /* Called synchronously from session_get on a cache hit: the caller then
+     * checks the holders itself. */
+    if (j->reaper)
+        schedule_reap(j);
+}
+
+static void start_upstream(struct chat_job *j)
+{
+    j->wait = session_get(app.sessions, j->token, on_token, j);
+}
+
+/* ---- parsing the request ----------------------------------------------- */
+
+/* Checks the OpenAI body; on error answers 400 and returns -1. */
+static int validate(struct api_req *a, json_t *root)
+{
+    if (!json_is_object(root)) {
+        api_error(a, 400, NULL, "invalid_request", "the request body must be a JSON object");
+        return -1;
+    }
+    json_t *model = json_object_get(root, "model");
+    if (model && !json_is_string(model) && !json_is_null(model)) {
+        api_error(a, 400, "model", "invalid_type", "'model' must be a string");
+        return -1;
+    }
+    json_t *stream = json_object_get(root, "stream");
+    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
+        api_error(a, 400, "stream", "invalid_type", "'stream' must be a boolean");
+        return -1;
+    }
+    json_t *so = json_object_get(root, "stream_options");
+    if (so && !json_is_object(so) && !json_is_null(so)) {
+        api_error(a, 400, "stream_options", "invalid_type", "'stream_options' must be an object");
+        return -1;
+    }
+    json_t *iu = json_object_get(so, "include_usage");
+    if (iu && !json_is_boolean(iu) && !json_is_null(iu)) {
+        api_error(a, 400, "stream_options.include_usage", "invalid_type",
+                  "'stream_options.include_usage' must be a boolean");
+        return -1;
+    }
+    json_t *conv = json_object_get(root, "conversation_id");
+    if (conv && !json_is_string(conv) && !json_is_null(conv)) {
+        api_error(a, 400, "conversation_id", "invalid_type", "'conversation_id' must be a string");
+        return -1;
+    }
+    json_t *rf = json_object_get(root, "reasoning_format");
+    if (rf && !json_is_null(rf) &&
+        (!json_is_string(rf) || (strcmp(json_string_value(rf), "parsed") &&
+                                 strcmp(json_string_value(rf), "raw") &&
+                                 strcmp(json_string_value(rf), "hidden")))) {
+        api_error(a, 400, "reasoning_format", "invalid_value",
+                  "'reasoning_format' must be \"parsed\" (reasoning_content), \"raw\" (<think> "
+                  "tags in content) or \"hidden\"");
+        return -1;
+    }
+    json_t *msgs = json_object_get(root, "messages");
+    if (!msgs) {
+        api_error(a, 400, "messages", "missing_required_parameter",
+                  "'messages' is a required property");
+        return -1;
+    }
+    if (!json_is_array(msgs)) {
+        api_error(a, 400, "messages", "invalid_type", "'messages' must be an array");
+        return -1;
+    }
+    if (json_array_size(msgs) == 0) {
+        api_error(a, 400, "messages", "empty_array", "'messages' must contain at least one message");
+        return -1;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        char param[64];
+        if (!json_is_object(m)) {
+            snprintf(param, sizeof(param), "messages[%zu]", i);
+            api_error(a, 400, param, "invalid_type", "%s must be an object", param);
+            return -1;
+        }
+        json_t *role = json_object_get(m, "role");
+        if (!json_is_string(role) || !json_string_length(role)) {
+            snprintf(param, sizeof(param), "messages[%zu].role", i);
+            api_error(a, 400, param, "invalid_type", "%s must be a non-empty string", param);
+            return -1;
+        }
+        json_t *content = json_object_get(m, "content");
+        snprintf(param, sizeof(param), "messages[%zu].content", i);
+        if (content && !json_is_string(content) && !json_is_array(content) &&
+            !json_is_null(content)) {
+            api_error(a, 400, param, "invalid_type",
+                      "%s must be a string, an array of content parts or null", param);
+            return -1;
+        }
+        size_t k;
+        json_t *part;
+        json_array_foreach(content, k, part) {
+            json_t *type = json_object_get(part, "type");
+            if (!json_is_object(part) || !json_is_string(type)) {
+                api_error(a, 400, param, "invalid_type",
+                          "%s[%zu] must be an object with a string 'type'", param, k);
+                return -1;
+            }
+            if (strcmp(json_string_value(type), "text") == 0 &&
+                !json_is_string(json_object_get(part, "text"))) {
+                api_error(a, 400, param, "invalid_type", "%s[%zu].text must be a string", param, k);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void chat_handle(struct api_req *a)
+{
+    size_t len;
+    const char *body = http_req_body(a->req, &len);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!root) {
+        api_error(a, 400, NULL, "invalid_json",
+                  "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                  jerr.line, jerr.column);
+        return;
+    }
+    if (validate(a, root) < 0) {
+        json_decref(root);
+        return;
+    }
+    json_t *model = json_object_get(root, "model");
+    const char *model_name = json_is_string(model) && json_string_length(model)
+                                 ? json_string_value(model) : DEFAULT_MODEL;
+    snprintf(a->model, sizeof(a->model), "%s", model_name);
+    a->stream = json_is_true(json_object_get(root, "stream"));
+
+    char **tokens;
+    size_t ntokens = api_bearer_tokens(http_req_header(a->req, "Authorization"), &tokens);
+    if (ntokens == 0) {
+        json_decref(root);
+        api_error(a, 401, NULL, "missing_api_key",
+                  "missing Authorization header: send \"Authorization: Bearer <your "
+                  "chatglm_refresh_token>\" (the chatglm_refresh_token cookie of a logged-in "
+                  "chatglm.cn browser; several accounts as token1,token2)");
+        return;
+    }
+
+    struct chat_job *j = xcalloc(1, sizeof(*j));
+    app.active_jobs++;
+    j->a = a;
+    snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
+    j->model = xstrdup(model_name);
+    j->stream = a->stream;
+    j->include_usage = json_is_true(json_object_get(json_object_get(root, "stream_options"),
+                                                    "include_usage"));
+    j->created = time(NULL);
+    j->token = xstrdup(tokens[crypto_random_u64() % ntokens]);
+    api_tokens_free(tokens, ntokens);
+    crypto_fingerprint(j->token, j->fp);
+    buf_init(&j->out, (size_t)cfg.max_answer + 65536);
+    buf_init(&j->content, (size_t)cfg.max_answer + 65536);
+    buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
+    j->reaper = event_new(app.base, -1, 0, reap_cb, j);
+
+    json_t *conv = json_object_get(root, "conversation_id");
+    if (json_is_string(conv) && prompt_conversation_id_valid(json_string_value(conv)))
+        j->given_conv = xstrdup(json_string_value(conv));
+
+    if (models_resolve(model_name, cfg.default_assistant, cfg.models, &j->route) < 0) {
+        json_decref(root);
+        client_error(j, 500, NULL, "the configured model table is malformed");
+        job_maybe_free(j);
+        return;
+    }
+    j->think = RENDER_THINK_REASONING;
+    if (strcmp(cfg.think_mode, "inline") == 0)
+        j->think = RENDER_THINK_INLINE;
+    else if (strcmp(cfg.think_mode, "hidden") == 0)
+        j->think = RENDER_THINK_HIDDEN;
+    json_t *rf = json_object_get(root, "reasoning_format");
+    if (json_is_string(rf)) {
+        const char *v = json_string_value(rf);
+        j->think = strcmp(v, "raw") == 0 ? RENDER_THINK_INLINE
+                 : strcmp(v, "hidden") == 0 ? RENDER_THINK_HIDDEN : RENDER_THINK_REASONING;
+    }
+    if (j->route.silent)
+        j->think = RENDER_THINK_HIDDEN;
+    struct render_opts ro = {
+        .think = j->think,
+        .search = j->route.silent ? RENDER_SEARCH_HIDDEN
+                : j->stream       ? RENDER_SEARCH_INLINE : RENDER_SEARCH_FOOTER,
+        .profile = strcmp(cfg.upstream_profile, "v1") == 0   ? RENDER_PROFILE_V1
+                 : strcmp(cfg.upstream_profile, "v2") == 0 ? RENDER_PROFILE_V2
+                                                           : RENDER_PROFILE_AUTO,
+        .max_answer = (size_t)cfg.max_answer,
+    };
+    j->render = render_new(&ro);
+
+    json_t *msgs = json_object_get(root, "messages");
+    struct buf p;
+    buf_init(&p, (size_t)cfg.max_body * 2);
+    int passthrough = j->given_conv || json_array_size(msgs) < 2;
+    if (prompt_merge(msgs, passthrough, "<|sytstem|>", &p) < 0) {
+        buf_cleanup(&p);
+        json_decref(root);
+        client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
+        job_maybe_free(j);
+        return;
+    }
+    json_decref(root);
+    j->prompt = buf_take(&p, NULL);
+    j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
+
+    LOGR(LOG_DEBUG, j->rid, "chat model=%s assistant=%s mode=%s account=%s stream=%d", j->model,
+         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->fp, j->stream);
+    api_watch(a, on_close, on_drain, j);
+    start_upstream(j);
+}

@@ -1,0 +1,25 @@
+/* The process-wide state shared by the endpoints: one event loop, one curl
+ * multi handle, the token sessions, the HTTP server. */
+#ifndef GLM_APP_H
+#define GLM_APP_H
+
+struct event_base;
+struct curl_loop;
+struct session_mgr;
+struct http_server;
+
+struct app {
+    struct event_base *base;
+    struct curl_loop *curl;
+    struct session_mgr *sessions;
+    struct http_server *http;
+    long long started;             /* unix seconds */
+    int stopping;                  /* a stop signal arrived */
+    unsigned long requests;        /* served so far */
+    unsigned active_jobs;          /* chat answers in progress */
+    unsigned background_calls;     /* conversation deletions in flight */
+};
+
+extern struct app app;
+
+#endif

@@ -1,0 +1,107 @@
+#include "glm/conversation.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "config.h"
+#include "glm/request.h"
+#include "log.h"
+#include "net/upcall.h"
+#include "util/buf.h"
+#include "util/xalloc.h"
+
+struct delete_call {
+    char rid[48];
+    char conv[64];
+    struct upcall *call;
+    struct delete_call *prev, *next;
+};
+
+/* Calls in flight, so that a forced stop can cancel them. */
+static struct delete_call *calls;
+
+static void unlink_call(struct delete_call *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        calls = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    app.background_calls--;
+}
+
+void glm_conversation_cancel_all(void)
+{
+    while (calls) {
+        struct delete_call *d = calls;
+        unlink_call(d);
+        upcall_cancel(d->call);
+        free(d);
+    }
+}
+
+static void delete_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+                        size_t len, void *arg)
+{
+    struct delete_call *d = arg;
+    unlink_call(d);
+    json_t *j = res == UPCALL_OK ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *st = json_object_get(j, "status");
+    if (res != UPCALL_OK)
+        LOGR(LOG_WARN, d->rid, "deleting conversation %s failed: %s", d->conv, upcall_error(c));
+    else if (status != 200 || (json_is_integer(st) && json_integer_value(st) != 0))
+        LOGR(LOG_WARN, d->rid, "deleting conversation %s: chatglm.cn answered HTTP %ld", d->conv,
+             status);
+    else
+        LOGR(LOG_DEBUG, d->rid, "conversation %s deleted", d->conv);
+    json_decref(j);
+    free(d);
+}
+
+void glm_conversation_delete(const char *access_token, const char *assistant_id,
+                             const char *conversation_id, const char *rid)
+{
+    struct delete_call *d = xcalloc(1, sizeof(*d));
+    snprintf(d->rid, sizeof(d->rid), "%s", rid ? rid : "");
+    snprintf(d->conv, sizeof(d->conv), "%s", conversation_id);
+    struct buf url;
+    buf_init(&url, 4096);
+    (void)glm_url(&url, cfg.path_delete);
+    json_t *body = json_pack("{s:s, s:s}", "assistant_id", assistant_id, "conversation_id",
+                             conversation_id);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    char referer[512];
+    glm_referer(assistant_id, strcmp(assistant_id, cfg.default_assistant) == 0, referer,
+                sizeof(referer));
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(access_token, 1, referer, 1),
+        .body = text,
+        .body_len = strlen(text),
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = cfg.refresh_timeout,
+        .total_timeout = cfg.refresh_timeout,
+        .max_body = 64 * 1024,
+    };
+    static const struct upcall_cbs cbs = { .on_done = delete_done };
+    d->call = upcall_start(app.curl, &r, &cbs, d);
+    if (d->call) {
+        app.background_calls++;
+        d->next = calls;
+        if (calls)
+            calls->prev = d;
+        calls = d;
+    } else {
+        LOGR(LOG_WARN, d->rid, "could not start deleting conversation %s", d->conv);
+        free(d);
+    }
+    free(text);
+    buf_cleanup(&url);
+}

@@ -1,0 +1,13 @@
+/* Deleting a conversation after its answer (protocol spec 8.5, 9.4): a
+ * background call that outlives the request that asked for it. */
+#ifndef GLM_CONVERSATION_H
+#define GLM_CONVERSATION_H
+
+/* Fire and forget; rid names the request in the log. All strings are copied. */
+void glm_conversation_delete(const char *access_token, const char *assistant_id,
+                             const char *conversation_id, const char *rid);
+
+/* Stops every deletion still in flight (a forced stop). */
+void glm_conversation_cancel_all(void);
+
+#endif
