@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifndef GLM_VERSION
+#define GLM_VERSION "dev"
+#endif
+
 struct config {
     /* serving */
     char *host;
