@@ -1,0 +1,293 @@
+// End-to-end harness: the mock chatglm.cn backend, the server under test
+// (both built with ASan+UBSan), the official openai client, and small helpers.
+// Everything listens on 127.0.0.1 only.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const GLM_BIN = process.env.GLM_BIN || path.join(REPO, 'build/asan/glm-free-api');
+export const MOCK_BIN = process.env.MOCK_BIN || path.join(REPO, 'build/asan/tests/mock-chatglm');
+export const FIXTURES = path.join(REPO, 'tests/fixtures');
+
+export const SIGN_SECRET = '8a1317a7468aa3ad86e997d08f3f31cb';
+export const DEFAULT_ASSISTANT = '65940acff94777010aa6b796';
+export const PATH_REFRESH = '/chatglm/user-api/user/refresh';
+export const PATH_STREAM = '/chatglm/backend-api/assistant/stream';
+export const PATH_DELETE = '/chatglm/backend-api/assistant/conversation/delete';
+
+const START_TIMEOUT_MS = 10000;
+const STOP_TIMEOUT_MS = 15000;
+
+// Children that are still running; killed if this test process ends early.
+const children = new Set();
+function killAll() {
+  for (const c of children) {
+    try { c.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  children.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => { killAll(); process.exit(128 + 2); });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Spawns bin and resolves once `ready` matches the text on stream ('stdout' or
+// 'stderr'). Both outputs are kept whole for the final sanitizer check.
+function spawnReady(bin, args, streamName, ready, label) {
+  return new Promise((resolve, reject) => {
+    const env = {
+      ...process.env,
+      ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1:abort_on_error=0:halt_on_error=1',
+      UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'halt_on_error=1:print_stacktrace=1',
+    };
+    let proc;
+    try {
+      proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    } catch (e) {
+      reject(new Error(`${label}: cannot start ${bin}: ${e.message}`));
+      return;
+    }
+    children.add(proc);
+    const out = { stdout: '', stderr: '' };
+    let settled = false;
+    const exited = new Promise((res) => {
+      proc.on('exit', (code, signal) => { children.delete(proc); res({ code, signal }); });
+    });
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      proc.kill('SIGKILL');
+      reject(new Error(`${label}: no "ready" line within ${START_TIMEOUT_MS} ms\n` +
+                       `stdout: ${out.stdout}\nstderr: ${out.stderr}`));
+    }, START_TIMEOUT_MS);
+    const check = () => {
+      if (settled) return;
+      const m = out[streamName].match(ready);
+      if (m) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ proc, out, exited, match: m });
+      }
+    };
+    proc.stdout.setEncoding('utf8');
+    proc.stderr.setEncoding('utf8');
+    proc.stdout.on('data', (d) => { out.stdout += d; check(); });
+    proc.stderr.on('data', (d) => { out.stderr += d; check(); });
+    proc.on('error', (e) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${label}: cannot start ${bin}: ${e.message}`));
+    });
+    exited.then(({ code, signal }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${label} exited before it was ready (code ${code}, signal ${signal})\n` +
+                       `stdout: ${out.stdout}\nstderr: ${out.stderr}`));
+    });
+  });
+}
+
+// SIGTERM, then wait; resolves with { code, signal, stdout, stderr, killed }.
+// A process that does not stop within STOP_TIMEOUT_MS is killed (killed: true).
+async function stopChild(c) {
+  if (!c.stopping) {
+    c.stopping = (async () => {
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+      let timer;
+      const timeout = new Promise((res) => { timer = setTimeout(() => res(null), STOP_TIMEOUT_MS); });
+      let r = await Promise.race([c.exited, timeout]);
+      clearTimeout(timer);
+      let killed = false;
+      if (!r) {
+        killed = true;
+        c.proc.kill('SIGKILL');
+        r = await c.exited;
+      }
+      // Let the last output arrive.
+      await sleep(50);
+      return { code: r.code, signal: r.signal, stdout: c.out.stdout, stderr: c.out.stderr, killed };
+    })();
+  }
+  return c.stopping;
+}
+
+const SANITIZER = /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/;
+
+// The lines of a sanitizer report in text (empty when none).
+export function sanitizerReports(text) {
+  return text.split('\n').filter((l) => SANITIZER.test(l));
+}
+
+// Asserts a stopped process ended by itself with status 0 and no sanitizer report.
+export function assertCleanExit(r, label) {
+  const tail = r.stderr.split('\n').slice(-60).join('\n');
+  assert.equal(r.killed, false, `${label} did not stop within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${tail}`);
+  assert.deepEqual(sanitizerReports(r.stderr), [], `${label} printed sanitizer reports:\n${tail}`);
+  assert.equal(r.signal, null, `${label} died of signal ${r.signal}\n${tail}`);
+  assert.equal(r.code, 0, `${label} exited with status ${r.code}\n${tail}`);
+}
+
+// ---- the mock ------------------------------------------------------------
+
+export class Mock {
+  constructor(child, url) {
+    this.child = child;
+    this.url = url;
+  }
+
+  get stderr() { return this.child.out.stderr; }
+
+  async call(method, p, body) {
+    const res = await fetch(this.url + p, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `mock ${method} ${p} answered ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  reset() { return this.call('POST', '/_mock/reset', {}); }
+  config(settings) { return this.call('POST', '/_mock/config', settings); }
+  tokens(token, state) { return this.call('POST', '/_mock/tokens', { token, state }); }
+  expire() { return this.call('POST', '/_mock/expire', {}); }
+  requests() { return this.call('GET', '/_mock/requests'); }
+  stats() { return this.call('GET', '/_mock/stats'); }
+
+  // A position in the request log, for requestsSince().
+  async mark() { return (await this.requests()).length; }
+
+  async requestsSince(mark, pathFilter) {
+    const all = (await this.requests()).slice(mark);
+    return pathFilter ? all.filter((r) => r.path === pathFilter) : all;
+  }
+
+  stop() { return stopChild(this.child); }
+}
+
+export async function startMock() {
+  const child = await spawnReady(MOCK_BIN, ['--port', '0', '--fixtures', FIXTURES], 'stdout',
+                                 /listening on 127\.0\.0\.1:(\d+)/, 'mock-chatglm');
+  return new Mock(child, `http://127.0.0.1:${child.match[1]}`);
+}
+
+// ---- the server ----------------------------------------------------------
+
+export class Server {
+  constructor(child, port, prefix) {
+    this.child = child;
+    this.port = port;
+    this.prefix = prefix;
+    this.base = `http://127.0.0.1:${port}`;
+    this.url = this.base + prefix;
+  }
+
+  get stderr() { return this.child.out.stderr; }
+
+  client(token, opts = {}) {
+    return new OpenAI({ baseURL: this.url + '/v1', apiKey: token, maxRetries: 0, timeout: 20000, ...opts });
+  }
+
+  stop() { return stopChild(this.child); }
+}
+
+export async function startServer(mockUrl, extraArgs = []) {
+  const args = ['--host', '127.0.0.1', '--port', '0', '--upstream', mockUrl, '--log-level', 'debug',
+                ...extraArgs];
+  const child = await spawnReady(GLM_BIN, args, 'stderr',
+                                 /listening on http:\/\/127\.0\.0\.1:(\d+)(\S*)/, 'glm-free-api');
+  return new Server(child, Number(child.match[1]), child.match[2] || '');
+}
+
+// ---- helpers -------------------------------------------------------------
+
+let tokenSeq = 0;
+// A fresh refresh token (a new account for the mock).
+export function newToken(label = 't') {
+  return `e2e-${label}-${process.pid}-${++tokenSeq}-${randomBytes(6).toString('hex')}`;
+}
+
+export function user(text) {
+  return [{ role: 'user', content: text }];
+}
+
+// Polls fn until it returns a truthy value; returns it, or the last value after timeoutMs.
+export async function waitFor(fn, timeoutMs = 2000, intervalMs = 25) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v || Date.now() >= end) return v;
+    await sleep(intervalMs);
+  }
+}
+
+// Reads an SDK stream to its end. Returns the chunks, the concatenated
+// delta.content and delta.reasoning_content, and the error it threw (if any).
+export async function collect(stream, onChunk) {
+  const r = { chunks: [], content: '', reasoning: '', error: null };
+  try {
+    for await (const chunk of stream) {
+      r.chunks.push(chunk);
+      const d = chunk.choices?.[0]?.delta;
+      if (d && typeof d.content === 'string') r.content += d.content;
+      if (d && typeof d.reasoning_content === 'string') r.reasoning += d.reasoning_content;
+      if (onChunk && (await onChunk(chunk, r)) === false) break;
+    }
+  } catch (e) {
+    r.error = e;
+  }
+  return r;
+}
+
+// Runs p and returns the error it rejects with (fails if it resolves).
+export async function rejection(p) {
+  try {
+    const v = await p;
+    assert.fail(`expected an error, got ${JSON.stringify(v)?.slice(0, 500)}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    return e;
+  }
+}
+
+export const OBJECT_ID = /^[0-9a-f]{24}$/;
+
+// Checks the chatglm.cn request signature trio (protocol spec 4.1).
+export function assertSigned(headers, what) {
+  const ts = headers['x-timestamp'];
+  const nonce = headers['x-nonce'];
+  const sign = headers['x-sign'];
+  assert.match(ts ?? '', /^\d{13}$/, `${what}: x-timestamp`);
+  assert.match(nonce ?? '', /^[0-9a-f]{32}$/, `${what}: x-nonce`);
+  const digits = [...ts].map(Number);
+  const check = (digits.reduce((a, b) => a + b, 0) - digits[11]) % 10;
+  assert.equal(digits[11], check, `${what}: x-timestamp check digit`);
+  assert.ok(Math.abs(Number(ts) - Date.now()) < 10 * 60 * 1000, `${what}: x-timestamp is now`);
+  const want = createHash('md5').update(`${ts}-${nonce}-${SIGN_SECRET}`).digest('hex');
+  assert.equal(sign, want, `${what}: x-sign`);
+}
+
+// The payload of a JWT (no signature check), or null.
+export function jwtPayload(token) {
+  const parts = String(token).split('.');
+  if (parts.length !== 3) return null;
+  try {
+    return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+// The text of the first content item of an upstream stream request (the prompt).
+export function promptOf(req) {
+  return req.json?.messages?.[0]?.content?.[0]?.text;
+}

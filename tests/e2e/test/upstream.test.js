@@ -1,0 +1,268 @@
+// What the server sends to chatglm.cn, as the mock recorded it: headers,
+// signature, tokens, the merged prompt, chat modes, agents, deletes,
+// continued conversations and token refreshes.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { RateLimitError } from 'openai';
+import {
+  startMock, startServer, newToken, user, collect, waitFor, assertCleanExit, assertSigned,
+  jwtPayload, promptOf, OBJECT_ID, DEFAULT_ASSISTANT, PATH_REFRESH, PATH_STREAM, PATH_DELETE,
+} from '../lib/harness.js';
+import { PLAIN } from '../lib/expected.js';
+
+let mock;
+let server;
+
+before(async () => {
+  mock = await startMock();
+  server = await startServer(mock.url);
+});
+
+after(async () => {
+  await server?.stop();
+  await mock?.stop();
+});
+
+const PLAIN_PROMPT = '[[fixture:chat-plain]] 你好';
+
+// The delete call for conversation id, waiting for it (it follows the answer).
+async function deleteFor(mark, id) {
+  return waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE)).find((r) => r.json?.conversation_id === id));
+}
+
+describe('the upstream requests', () => {
+  test('refresh and stream calls are signed and carry the browser headers and tokens', async () => {
+    const token = newToken('hdr');
+    const mark = await mock.mark();
+    const r = await collect(await server.client(token).chat.completions.create({
+      model: 'glm-4', messages: user(PLAIN_PROMPT), stream: true,
+    }));
+    assert.equal(r.error, null);
+    assert.equal(r.content, PLAIN);
+
+    const reqs = await mock.requestsSince(mark);
+    const refresh = reqs.filter((q) => q.path === PATH_REFRESH);
+    assert.equal(refresh.length, 1, 'one refresh call');
+    assert.equal(refresh[0].method, 'POST');
+    assert.equal(refresh[0].headers.authorization, `Bearer ${token}`, 'refresh with the refresh token');
+    assertSigned(refresh[0].headers, 'refresh');
+
+    const streams = reqs.filter((q) => q.path === PATH_STREAM);
+    assert.equal(streams.length, 1, 'one stream call');
+    const s = streams[0];
+    const h = s.headers;
+    assert.equal(s.method, 'POST');
+    assertSigned(h, 'stream');
+    const auth = /^Bearer (.+)$/.exec(h.authorization ?? '');
+    assert.ok(auth, 'stream: authorization Bearer');
+    assert.notEqual(auth[1], token, 'stream: the access token, not the refresh token');
+    const claims = jwtPayload(auth[1]);
+    assert.ok(claims, 'stream: the access token is the JWT the refresh returned');
+    assert.equal(claims.type, 'access', 'stream: an access token');
+    assert.match(String(claims.uid), /^[0-9a-f]{24}$/, 'stream: the account uid');
+
+    assert.equal(h['content-type'], 'application/json');
+    assert.equal(h['app-name'], 'chatglm');
+    assert.equal(h['x-app-platform'], 'pc');
+    assert.equal(h['x-app-version'], '0.0.1');
+    assert.equal(h['x-lang'], 'zh');
+    assert.equal(h['sec-ch-ua-mobile'], '?0');
+    assert.equal(h['sec-ch-ua-platform'], '"macOS"');
+    assert.match(h['sec-ch-ua'] ?? '', /"Google Chrome";v="134"/);
+    assert.match(h['user-agent'] ?? '', /^Mozilla\/5\.0 \(Macintosh; .*Chrome\/134/);
+    assert.match(h['accept-language'] ?? '', /^zh-CN/);
+    assert.match(h['x-exp-groups'] ?? '', /mainchat_server_app:exp:A/);
+    assert.equal(h.origin, mock.url);
+    assert.equal(h.referer, `${mock.url}/main/alltoolsdetail`);
+    assert.match(h['x-device-id'] ?? '', /^[0-9a-f]{32}$/);
+    assert.match(h['x-request-id'] ?? '', /^[0-9a-f]{32}$/);
+    for (const name of ['sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'cache-control', 'pragma'])
+      assert.ok(h[name], `stream: header ${name}`);
+
+    const body = s.json;
+    assert.ok(body, 'stream body is JSON');
+    assert.equal(body.assistant_id, DEFAULT_ASSISTANT);
+    assert.equal(body.conversation_id, '');
+    assert.equal(body.messages.length, 1);
+    assert.equal(body.messages[0].role, 'user');
+    assert.equal(body.messages[0].content[0].type, 'text');
+    assert.equal(promptOf(s), PLAIN_PROMPT + '\n', 'one message: pass-through prompt');
+    assert.equal(body.meta_data.is_networking, true);
+    assert.equal(body.meta_data.platform, 'pc');
+    assert.ok(!('chat_mode' in body.meta_data), 'glm-4: no chat_mode');
+
+    const del = await deleteFor(mark, r.chunks[0].id);
+    assert.ok(del, 'a delete call follows the answer');
+    assertSigned(del.headers, 'delete');
+    assert.equal(del.headers.authorization, h.authorization, 'delete with the same access token');
+    assert.deepEqual(del.json, { assistant_id: DEFAULT_ASSISTANT, conversation_id: r.chunks[0].id });
+  });
+
+  test('several messages are merged into one prompt with role labels (spec 8.3)', async () => {
+    const mark = await mock.mark();
+    const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const c = await server.client(newToken('merge')).chat.completions.create({
+      model: 'glm-4',
+      messages: [
+        { role: 'system', content: '你是一个翻译助手' },
+        { role: 'user', content: '你好' },
+        { role: 'assistant', content: '你好！有什么可以帮你？' },
+        { role: 'user', content: [
+          { type: 'text', text: '[[fixture:chat-plain]] 把这句话翻译成英文：今天天气很好' },
+          { type: 'image_url', image_url: { url: png } },
+        ] },
+      ],
+    });
+    assert.equal(c.choices[0].message.content, PLAIN);
+    const [s] = await mock.requestsSince(mark, PATH_STREAM);
+    assert.ok(s, 'a stream call');
+    assert.equal(promptOf(s),
+      '<|sytstem|>\n你是一个翻译助手\n' +
+      '<|user|>\n你好\n' +
+      '<|assistant|>\n你好！有什么可以帮你？\n' +
+      '<|sytstem|>\n关注用户最新发送文件和消息\n' +
+      '<|user|>\n[[fixture:chat-plain]] 把这句话翻译成英文：今天天气很好\n' +
+      '<|assistant|>\n');
+  });
+
+  test('merge mode strips markdown images and sandbox paths', async () => {
+    const mark = await mock.mark();
+    await server.client(newToken('strip')).chat.completions.create({
+      model: 'glm-4',
+      messages: [
+        { role: 'assistant', content: '看这张图 ![图像](https://example.com/a.png) 和文件 /mnt/data/out.csv 完' },
+        { role: 'user', content: PLAIN_PROMPT },
+      ],
+    });
+    const [s] = await mock.requestsSince(mark, PATH_STREAM);
+    assert.equal(promptOf(s), `<|assistant|>\n看这张图  和文件 \n<|user|>\n${PLAIN_PROMPT}\n<|assistant|>\n`);
+  });
+
+  for (const [model, mode] of [['glm-4', undefined], ['glm-4-think', 'zero'], ['glm-4-zero', 'zero'],
+                               ['glm-4-deepresearch', 'deep_research']]) {
+    test(`model ${model} sends chat_mode ${mode ?? '(none)'}`, async () => {
+      const mark = await mock.mark();
+      const c = await server.client(newToken('mode')).chat.completions.create({ model, messages: user(PLAIN_PROMPT) });
+      assert.equal(c.model, model);
+      const [s] = await mock.requestsSince(mark, PATH_STREAM);
+      assert.equal(s.json.assistant_id, DEFAULT_ASSISTANT);
+      if (mode === undefined) assert.ok(!('chat_mode' in s.json.meta_data), 'no chat_mode');
+      else assert.equal(s.json.meta_data.chat_mode, mode);
+    });
+  }
+
+  test('an agent id as model is sent as assistant_id (and deleted with it)', async () => {
+    const agent = '65c046a531d3fcb034918abe';
+    const mark = await mock.mark();
+    const c = await server.client(newToken('agent')).chat.completions.create({ model: agent, messages: user(PLAIN_PROMPT) });
+    assert.equal(c.model, agent);
+    assert.equal(c.choices[0].message.content, PLAIN);
+    const [s] = await mock.requestsSince(mark, PATH_STREAM);
+    assert.equal(s.json.assistant_id, agent);
+    assert.equal(s.headers.referer, `${mock.url}/main/gdetail/${agent}`);
+    const del = await deleteFor(mark, c.id);
+    assert.ok(del, 'a delete call');
+    assert.deepEqual(del.json, { assistant_id: agent, conversation_id: c.id });
+  });
+
+  test('a non-stream answer is followed by a delete of its conversation', async () => {
+    const mark = await mock.mark();
+    const c = await server.client(newToken('del')).chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+    assert.match(c.id, OBJECT_ID);
+    const del = await deleteFor(mark, c.id);
+    assert.ok(del, 'a delete call');
+    assert.deepEqual(del.json, { assistant_id: DEFAULT_ASSISTANT, conversation_id: c.id });
+    assert.equal((await mock.requestsSince(mark, PATH_DELETE)).length, 1, 'exactly one delete');
+  });
+
+  test('the returned id continues the conversation (conversation_id)', async () => {
+    const client = server.client(newToken('cont'));
+    const first = await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+    const mark = await mock.mark();
+    const second = await client.chat.completions.create({
+      model: 'glm-4',
+      conversation_id: first.id,
+      messages: [{ role: 'user', content: '[[fixture:chat-plain]] 再说一遍' }, { role: 'user', content: '谢谢' }],
+    });
+    assert.equal(second.id, first.id, 'the same conversation id comes back');
+    assert.equal(second.choices[0].message.content, PLAIN);
+    const [s] = await mock.requestsSince(mark, PATH_STREAM);
+    assert.equal(s.json.conversation_id, first.id, 'sent upstream');
+    assert.equal(promptOf(s), '[[fixture:chat-plain]] 再说一遍\n谢谢\n', 'pass-through prompt, no role labels');
+
+    const r = await collect(await client.chat.completions.create({
+      model: 'glm-4', conversation_id: first.id, messages: user('[[fixture:chat-plain]] 第三次'), stream: true,
+    }));
+    assert.equal(r.error, null);
+    assert.equal(r.content, PLAIN);
+    assert.ok(r.chunks.every((ch) => ch.id === first.id), 'stream chunks carry the continued id');
+  });
+});
+
+describe('token refresh', () => {
+  test('two concurrent requests with a new token share one refresh', async () => {
+    const token = newToken('coalesce');
+    const client = server.client(token);
+    const mark = await mock.mark();
+    const results = await Promise.allSettled([
+      client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) }),
+      client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) }),
+    ]);
+    const refreshes = (await mock.requestsSince(mark, PATH_REFRESH))
+      .filter((q) => q.headers.authorization === `Bearer ${token}`);
+    assert.equal(refreshes.length, 1, 'exactly one refresh call for the token');
+    // The mock allows one answer per account at a time, so one of the two may
+    // be refused as busy (429); the refresh must still be shared.
+    for (const res of results) {
+      if (res.status === 'rejected')
+        assert.ok(res.reason instanceof RateLimitError, `fulfilled or 429, got ${res.reason}`);
+      else
+        assert.equal(res.value.choices[0].message.content, PLAIN);
+    }
+    assert.ok(results.some((res) => res.status === 'fulfilled'), 'at least one answered');
+  });
+
+  test('after the access tokens expire the next request refreshes once and succeeds', async () => {
+    const client = server.client(newToken('expire'));
+    const c1 = await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+    assert.equal(c1.choices[0].message.content, PLAIN);
+    // A second request uses the cached access token.
+    let mark = await mock.mark();
+    await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+    assert.equal((await mock.requestsSince(mark, PATH_REFRESH)).length, 0, 'the access token is cached');
+
+    await mock.expire();
+    mark = await mock.mark();
+    const c2 = await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+    assert.equal(c2.choices[0].message.content, PLAIN);
+    assert.equal((await mock.requestsSince(mark, PATH_REFRESH)).length, 1, 'exactly one refresh');
+    const streams = await mock.requestsSince(mark, PATH_STREAM);
+    assert.ok(streams.length >= 1 && streams.length <= 2, `one refused and one good stream call (${streams.length})`);
+  });
+
+  test('with strict rotation the rotated refresh token is used next time', async () => {
+    await mock.config({ strict_rotation: true });
+    try {
+      const token = newToken('rotate');
+      const client = server.client(token);
+      await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+      await mock.expire();
+      const mark = await mock.mark();
+      const c = await client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) });
+      assert.equal(c.choices[0].message.content, PLAIN);
+      const [refresh] = await mock.requestsSince(mark, PATH_REFRESH);
+      assert.ok(refresh, 'a refresh call');
+      assert.notEqual(refresh.headers.authorization, `Bearer ${token}`, 'the rotated refresh token, not the first one');
+    } finally {
+      await mock.config({ strict_rotation: false });
+    }
+  });
+});
+
+test('glm-free-api exits cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
+  assertCleanExit(await server.stop(), 'glm-free-api');
+});
+
+test('mock-chatglm exits cleanly on SIGTERM', async () => {
+  assertCleanExit(await mock.stop(), 'mock-chatglm');
+});
