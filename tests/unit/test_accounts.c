@@ -1,0 +1,175 @@
+#include "test.h"
+
+#include <event2/event.h>
+
+#include "glm/accounts.h"
+
+struct got {
+    int calls;
+    struct account *a;
+    enum lease_error err;
+    int order;
+};
+
+static int order_counter;
+
+static void got_cb(void *arg, struct account *a, enum lease_error err)
+{
+    struct got *g = arg;
+    g->calls++;
+    g->a = a;
+    g->err = err;
+    g->order = ++order_counter;
+}
+
+TEST(least_recently_used_idle_account_is_leased)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *c[3] = { accounts_get(p, "t1", 1), accounts_get(p, "t2", 1),
+                             accounts_get(p, "t3", 1) };
+    CHECK(accounts_get(p, "t1", 0) == c[0]);
+    CHECK_INT(accounts_count(p), 3);
+    struct got g1 = { 0 }, g2 = { 0 }, g3 = { 0 };
+    CHECK(accounts_lease(p, c, 3, NULL, 0, got_cb, &g1) == NULL);
+    CHECK(accounts_lease(p, c, 3, NULL, 0, got_cb, &g2) == NULL);
+    CHECK(accounts_lease(p, c, 3, NULL, 0, got_cb, &g3) == NULL);
+    CHECK(g1.a && g2.a && g3.a && g1.a != g2.a && g2.a != g3.a && g1.a != g3.a);
+    CHECK_INT(accounts_busy(p), 3);
+    accounts_release(p, g2.a, ACCOUNT_DONE, NULL);
+    accounts_release(p, g1.a, ACCOUNT_DONE, NULL);
+    /* Both are idle again; g1's account was leased longest ago. */
+    struct got g4 = { 0 };
+    accounts_lease(p, c, 3, NULL, 0, got_cb, &g4);
+    CHECK(g4.a == g1.a);
+    accounts_release(p, g4.a, ACCOUNT_DONE, NULL);
+    accounts_release(p, g3.a, ACCOUNT_DONE, NULL);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(busy_accounts_make_requests_wait_in_fifo_order)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 5000);
+    struct account *c[1] = { accounts_get(p, "only", 1) };
+    struct got first = { 0 }, w1 = { 0 }, w2 = { 0 };
+    accounts_lease(p, c, 1, NULL, 0, got_cb, &first);
+    CHECK(first.a == c[0]);
+    struct account_wait *h1 = accounts_lease(p, c, 1, NULL, 0, got_cb, &w1);
+    struct account_wait *h2 = accounts_lease(p, c, 1, NULL, 0, got_cb, &w2);
+    CHECK(h1 && h2);
+    CHECK_INT(accounts_queue_len(p), 2);
+    CHECK_INT(w1.calls + w2.calls, 0);
+    accounts_release(p, first.a, ACCOUNT_DONE, NULL);
+    CHECK_INT(w1.calls, 1);
+    CHECK_INT(w2.calls, 0);
+    accounts_release(p, w1.a, ACCOUNT_DONE, NULL);
+    CHECK_INT(w2.calls, 1);
+    CHECK(w1.order < w2.order);
+    accounts_release(p, w2.a, ACCOUNT_DONE, NULL);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_full_queue_refuses_and_a_cancelled_wait_is_never_called)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 1, 5000);
+    struct account *c[1] = { accounts_get(p, "only", 1) };
+    struct got first = { 0 }, w1 = { 0 }, w2 = { 0 };
+    accounts_lease(p, c, 1, NULL, 0, got_cb, &first);
+    struct account_wait *h1 = accounts_lease(p, c, 1, NULL, 0, got_cb, &w1);
+    CHECK(accounts_lease(p, c, 1, NULL, 0, got_cb, &w2) == NULL);
+    CHECK_INT(w2.err, LEASE_QUEUE_FULL);
+    accounts_wait_cancel(h1);
+    accounts_release(p, first.a, ACCOUNT_DONE, NULL);
+    CHECK_INT(w1.calls, 0);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(dead_accounts_are_skipped_and_all_dead_is_reported)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *c[2] = { accounts_get(p, "dead", 0), accounts_get(p, "alive", 0) };
+    accounts_note(p, c[0], ACCOUNT_REJECTED, "refresh token rejected");
+    CHECK_INT(account_state(c[0]), ACCOUNT_DEAD);
+    struct got g = { 0 };
+    for (int i = 0; i < 5; i++) {
+        accounts_lease(p, c, 2, NULL, 0, got_cb, &g);
+        CHECK(g.a == c[1]);
+        accounts_release(p, g.a, ACCOUNT_DONE, NULL);
+    }
+    accounts_note(p, c[1], ACCOUNT_REJECTED, NULL);
+    accounts_lease(p, c, 2, NULL, 0, got_cb, &g);
+    CHECK(g.a == NULL);
+    CHECK_INT(g.err, LEASE_ALL_DEAD);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(failover_excludes_tried_accounts_until_none_is_left)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *c[2] = { accounts_get(p, "a", 0), accounts_get(p, "b", 0) };
+    struct got g = { 0 };
+    accounts_lease(p, c, 2, NULL, 0, got_cb, &g);
+    struct account *first = g.a;
+    accounts_release(p, first, ACCOUNT_TRANSIENT, "HTTP 500");
+    CHECK_INT(account_state(first), ACCOUNT_COOLING);
+    struct account *tried[2] = { first, NULL };
+    accounts_lease(p, c, 2, tried, 1, got_cb, &g);
+    CHECK(g.a && g.a != first);
+    tried[1] = g.a;
+    accounts_release(p, g.a, ACCOUNT_BUSY, "10061");
+    accounts_lease(p, c, 2, tried, 2, got_cb, &g);
+    CHECK(g.a == NULL);
+    CHECK_INT(g.err, LEASE_EXHAUSTED);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_cooling_account_serves_a_waiter_after_its_back_off)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 10000);
+    struct account *c[1] = { accounts_get(p, "x", 0) };
+    accounts_note(p, c[0], ACCOUNT_BUSY, "10061"); /* about 1 s */
+    struct got g = { 0 };
+    CHECK(accounts_lease(p, c, 1, NULL, 0, got_cb, &g) != NULL);
+    CHECK_INT(g.calls, 0);
+    event_base_dispatch(base); /* returns when the timer fired and nothing is pending */
+    CHECK_INT(g.calls, 1);
+    CHECK(g.a == c[0]);
+    accounts_release(p, g.a, ACCOUNT_DONE, NULL);
+    CHECK_INT(account_state(c[0]), ACCOUNT_OK);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_wait_times_out)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 100);
+    struct account *c[1] = { accounts_get(p, "x", 0) };
+    struct got first = { 0 }, g = { 0 };
+    accounts_lease(p, c, 1, NULL, 0, got_cb, &first);
+    accounts_lease(p, c, 1, NULL, 0, got_cb, &g);
+    event_base_dispatch(base);
+    CHECK_INT(g.calls, 1);
+    CHECK_INT(g.err, LEASE_TIMEOUT);
+    accounts_release(p, first.a, ACCOUNT_DONE, NULL);
+    struct buf b;
+    buf_init(&b, 4096);
+    CHECK_INT(accounts_json(p, &b), 0);
+    CHECK(strstr(buf_cstr(&b), "\"state\":\"ok\"") != NULL);
+    CHECK(strstr(buf_cstr(&b), "\"x\"") == NULL); /* fingerprints only */
+    buf_cleanup(&b);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST_MAIN()
