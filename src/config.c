@@ -39,7 +39,7 @@ static const struct opt opts[] = {
     { "write-timeout", OPT_INT, S(write_timeout), "120", NULL, 1, 86400, "seconds a client may leave its answer unread before it is dropped" },
     { "keepalive-interval", OPT_INT, S(keepalive_interval), "15", NULL, 1, 3600, "seconds between SSE keep-alive comments while the upstream is silent" },
     { "shutdown-grace", OPT_INT, S(shutdown_grace), "30", NULL, 0, 3600, "seconds running answers get to finish after SIGTERM/SIGINT" },
-    { "max-connections", OPT_INT, S(max_connections), "20000", NULL, 1, 10000000, "most client connections at once" },
+    { "max-connections", OPT_INT, S(max_connections), "8192", NULL, 1, 10000000, "most client connections at once" },
 
     { "upstream", OPT_STR, S(upstream), "https://chatglm.cn", NULL, 0, 0, "chatglm.cn base URL" },
     { "path-refresh", OPT_STR, S(path_refresh), "/chatglm/user-api/user/refresh", NULL, 0, 0, "refresh endpoint path" },

@@ -13,7 +13,10 @@ struct api_req {
     struct http_req *req;
     char rid[48];             /* request id: the client's X-Request-Id if sane, else ours */
     struct timespec t0;
+    char method[12];          /* copied: the request is gone when the log line is written */
+    char path[160];
     char model[80];           /* for the access log */
+    int client_gone;
     int stream;
     int status;
     size_t bytes_out;

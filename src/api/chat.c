@@ -70,10 +70,12 @@ struct chat_job {
     int wrote_since_tick;
     struct event *reaper;
     int deleted;
+    int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
 };
 
 static void job_maybe_free(struct chat_job *j);
 static void start_upstream(struct chat_job *j);
+static void delete_conversation(struct chat_job *j);
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -93,6 +95,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
         api_stream_end(j->a); /* frees the orphaned request */
         j->a = NULL;
     }
+    if (j->delete_wanted)
+        delete_conversation(j);
     job_maybe_free(j);
 }
 
@@ -323,8 +327,10 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     relay(j);
     if (render_get_state(j->render) != RENDER_RUNNING) {
         j->terminal = 1;
-        delete_conversation(j);
         finish_client(j);
+        /* Inside curl's write callback no transfer may be started. */
+        j->delete_wanted = 1;
+        schedule_reap(j);
     }
     return 0;
 }

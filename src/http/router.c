@@ -41,10 +41,9 @@ static double elapsed_ms(const struct api_req *a)
 
 static void access_log(struct api_req *a)
 {
-    LOGR(LOG_INFO, a->rid, "%s %s %d %.1fms model=%s stream=%d bytes=%zu%s",
-         http_req_method(a->req), http_req_path(a->req), a->status, elapsed_ms(a),
-         a->model[0] ? a->model : "-", a->stream, a->bytes_out,
-         http_req_connected(a->req) ? "" : " client-gone");
+    LOGR(LOG_INFO, a->rid, "%s %s %d %.1fms model=%s stream=%d bytes=%zu%s", a->method, a->path,
+         a->status, elapsed_ms(a), a->model[0] ? a->model : "-", a->stream, a->bytes_out,
+         a->client_gone ? " client-gone" : "");
 }
 
 static void finish(struct api_req *a)
@@ -67,6 +66,7 @@ void api_reply(struct api_req *a, int status, const char *content_type, const ch
     a->status = status;
     a->bytes_out += len;
     add_common_headers(a);
+    a->client_gone = !http_req_connected(a->req);
     http_req_respond(a->req, status, content_type, body, len);
     finish(a);
 }
@@ -116,6 +116,7 @@ int api_stream_write(struct api_req *a, const char *data, size_t len)
 
 void api_stream_end(struct api_req *a)
 {
+    a->client_gone = !http_req_connected(a->req);
     http_req_end(a->req);
     finish(a);
 }
@@ -224,6 +225,8 @@ void api_dispatch(struct http_req *req, void *arg)
 
     const char *method = http_req_method(req);
     const char *path = http_req_path(req);
+    snprintf(a->method, sizeof(a->method), "%s", method);
+    snprintf(a->path, sizeof(a->path), "%s", path);
     size_t pl = strlen(cfg.url_prefix);
     if (pl) {
         if (strncmp(path, cfg.url_prefix, pl) == 0 && (path[pl] == '/' || path[pl] == '\0')) {
@@ -247,6 +250,7 @@ void api_dispatch(struct http_req *req, void *arg)
         http_req_add_header(req, "Access-Control-Max-Age", "86400");
         a->status = 204;
         http_req_respond(req, 204, NULL, NULL, 0);
+        a->req = NULL;
         finish(a);
         return;
     }
