@@ -28,6 +28,8 @@ struct http_server_opts {
     int write_timeout_ms;       /* output pending with no progress; -> close, on_close */
     size_t max_connections;     /* over -> accept and close at once */
 };
+/* Zero sizes take defaults (64 KiB head, 1 MiB body); a timeout <= 0 is
+ * disabled; max_connections 0 means no limit. */
 
 typedef void http_handler_fn(struct http_req *req, void *arg);
 
@@ -40,8 +42,12 @@ int http_server_listen(struct http_server *s, const char *host, int port);
 void http_server_stop_accepting(struct http_server *s);
 /* Number of open client connections. */
 size_t http_server_connections(const struct http_server *s);
+/* Connections refused (accepted and closed at once) over max_connections. */
+size_t http_server_rejected(const struct http_server *s);
 /* Closes every connection (requests still owned by handlers get on_close)
- * and frees the server. */
+ * and frees the server. Those requests stay valid (writes fail) until their
+ * handlers end them, even after the server is gone. Not to be called from
+ * inside the handler. */
 void http_server_free(struct http_server *s);
 
 /* Request accessors: every string is borrowed and lives as long as the request. */
@@ -75,7 +81,9 @@ size_t http_req_pending(const struct http_req *r);
 /* on_drain: called when pending output falls to or below low_water after
  * having been above it (for resuming a paused upstream). on_close: the
  * client went away (or the write timeout fired) before the request ended.
- * Both may be NULL. arg is passed to both. */
+ * Both may be NULL. arg is passed to both. Set them inside the handler: a
+ * client that left before they were set is not reported (check
+ * http_req_connected()). Either callback may end the request. */
 void http_req_set_callbacks(struct http_req *r, size_t low_water,
                             void (*on_drain)(struct http_req *r, void *arg),
                             void (*on_close)(struct http_req *r, void *arg), void *arg);
