@@ -174,6 +174,11 @@ void curl_loop_remove(struct curl_loop *l, CURL *easy)
     free(x);
 }
 
+struct event_base *curl_loop_base(const struct curl_loop *l)
+{
+    return l->base;
+}
+
 unsigned curl_loop_running(const struct curl_loop *l)
 {
     return l->running;

@@ -24,6 +24,7 @@ int curl_loop_add(struct curl_loop *l, CURL *easy, curl_done_fn *done, void *arg
  * easy handle belongs to the caller again. Must not be called from inside a
  * libcurl callback (write, header, ...). */
 void curl_loop_remove(struct curl_loop *l, CURL *easy);
+struct event_base *curl_loop_base(const struct curl_loop *l);
 /* Running transfers. */
 unsigned curl_loop_running(const struct curl_loop *l);
 

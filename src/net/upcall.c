@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "net/curl_loop.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -23,9 +25,14 @@ struct upcall {
     int paused;
     struct buf collected;
     struct timespec started;
+    struct event *idle;         /* fires after idle_timeout s without a byte */
+    struct timeval idle_tv;
+    int timed_out;
     long first_byte_ms;
     char errbuf[CURL_ERROR_SIZE];
 };
+
+static void done_cb(CURL *easy, CURLcode code, void *arg);
 
 static long ms_since(const struct timespec *t0)
 {
@@ -54,6 +61,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct upcall *c = arg;
     size_t len = size * n;
+    evtimer_add(c->idle, &c->idle_tv);
     if (c->first_byte_ms < 0)
         c->first_byte_ms = ms_since(&c->started);
     call_head(c);
@@ -72,7 +80,9 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
     }
     int rc = c->cbs.on_data(c, p, len, c->arg);
     if (rc == UPCALL_PAUSE) {
+        /* Waiting for our own client is not upstream silence. */
         c->paused = 1;
+        evtimer_del(c->idle);
         return CURL_WRITEFUNC_PAUSE;
     }
     if (rc != UPCALL_CONTINUE) {
@@ -82,10 +92,33 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+static size_t header_cb(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    struct upcall *c = arg;
+    evtimer_add(c->idle, &c->idle_tv);
+    return size * n;
+}
+
+/* Our own idle timer: libcurl's low-speed check is coarse before the first
+ * byte. Runs from the event loop, so the transfer can be stopped here. */
+static void idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct upcall *c = arg;
+    c->timed_out = 1;
+    snprintf(c->errbuf, sizeof(c->errbuf), "no data for %ld s", (long)c->idle_tv.tv_sec);
+    curl_loop_remove(c->loop, c->easy);
+    done_cb(c->easy, CURLE_OPERATION_TIMEDOUT, c);
+}
+
 static enum upcall_result classify(struct upcall *c, CURLcode code)
 {
     if (c->too_big)
         return UPCALL_TOO_BIG;
+    if (c->timed_out)
+        return UPCALL_TIMEOUT;
     if (c->aborted)
         return UPCALL_ABORTED;
     switch (code) {
@@ -110,6 +143,8 @@ static enum upcall_result classify(struct upcall *c, CURLcode code)
 
 static void upcall_free(struct upcall *c)
 {
+    if (c->idle)
+        event_free(c->idle);
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
     curl_mime_free(c->mime);
@@ -168,6 +203,10 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    c->idle_tv.tv_sec = r->idle_timeout > 0 ? r->idle_timeout : 120;
+    c->idle = evtimer_new(curl_loop_base(l), idle_cb, c);
     if (r->total_timeout > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT, r->total_timeout);
     if (c->mime) {
@@ -184,6 +223,7 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
         upcall_free(c);
         return NULL;
     }
+    evtimer_add(c->idle, &c->idle_tv);
     return c;
 }
 
@@ -200,6 +240,7 @@ void upcall_resume(struct upcall *c)
     if (!c->paused)
         return;
     c->paused = 0;
+    evtimer_add(c->idle, &c->idle_tv);
     curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
 
