@@ -66,13 +66,12 @@ struct mock_answer {
 };
 
 struct mock_endless {
-    struct mock_settings st;
+    int v2;
     unsigned long k;        /* frames produced */
-    struct buf text;        /* v1: the cumulative text */
+    struct buf text;        /* v1: the cumulative text, escaped */
     size_t text_chars;
     size_t pat;             /* position in gen_pattern */
-    char logic_id[37];
-    char created[24];
+    struct gen_tmpl *tmpl;
 };
 
 /* ---- loading ---------------------------------------------------------- */
@@ -610,44 +609,98 @@ static void created_now(char out[24])
     strftime(out, 24, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Appends n characters of the pattern, continuing from *pos. */
-static int gen_text(struct buf *b, size_t n, size_t *pos)
+/* Generated frames are cut from JSON templates: each frame kind is dumped
+ * once with a marker where the text goes, so a frame costs two copies and
+ * the text, which is produced already escaped. */
+#define TEXT_MARKER "@@MOCK_TEXT@@"
+
+enum gen_kind { GEN_EMPTY, GEN_INIT, GEN_PART_FINISH, GEN_FINISH, GEN_KINDS };
+
+struct gen_tmpl {
+    char *pre[GEN_KINDS];   /* "event:message\ndata: {... \"text\":\"" */
+    char *post[GEN_KINDS];  /* "\"...}\n\n" */
+    int ascii;
+};
+
+static void gen_tmpl_init(struct gen_tmpl *t, const struct mock_settings *st,
+                          const char *logic_id)
+{
+    char created[24];
+    created_now(created);
+    size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | (st->ascii ? JSON_ENSURE_ASCII : 0);
+    const char *eol = st->crlf ? "\r\n" : "\n";
+    int space = st->space || st->profile == MOCK_PROFILE_V2;
+    static const char *const pstatus[] = { NULL, "init", "finish", "finish" };
+    static const char *const tstatus[] = { "init", "init", "init", "finish" };
+    t->ascii = st->ascii;
+    for (int k = 0; k < GEN_KINDS; k++) {
+        json_t *parts = json_array();
+        if (k != GEN_EMPTY)
+            json_array_append_new(
+                parts, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:s, s:s, s:{}, s:s}", "id",
+                                 GEN_MSG_ID, "logic_id", logic_id, "role", "assistant",
+                                 "content", "type", "text", "text", TEXT_MARKER, "model",
+                                 "chatglm-all-tools", "recipient", "all", "created_at", created,
+                                 "meta_data", "status", pstatus[k]));
+        json_t *frame = json_pack("{s:s, s:s, s:s, s:o, s:s, s:{}, s:s, s:{}}", "id", GEN_MSG_ID,
+                                  "conversation_id", GEN_CONV_ID, "assistant_id",
+                                  GEN_ASSISTANT_ID, "parts", parts, "created_at", created,
+                                  "meta_data", "status", tstatus[k], "last_error");
+        char *json = json_dumps(frame, flags);
+        json_decref(frame);
+        if (!json)
+            abort(); /* every value above is valid UTF-8 */
+        char *mark = strstr(json, TEXT_MARKER);
+        size_t cut = mark ? (size_t)(mark - json) : strlen(json);
+        size_t rest = mark ? cut + strlen(TEXT_MARKER) : cut;
+        size_t n = cut + 32;
+        t->pre[k] = xmalloc(n);
+        snprintf(t->pre[k], n, "event:%smessage%sdata: %.*s", space ? " " : "", eol, (int)cut,
+                 json);
+        n = strlen(json + rest) + 8;
+        t->post[k] = xmalloc(n);
+        snprintf(t->post[k], n, "%s%s%s", json + rest, eol, eol);
+        free(json);
+    }
+}
+
+static void gen_tmpl_cleanup(struct gen_tmpl *t)
+{
+    for (int k = 0; k < GEN_KINDS; k++) {
+        free(t->pre[k]);
+        free(t->post[k]);
+    }
+}
+
+/* Appends n characters of the pattern, continuing from *pos, escaped for a
+ * JSON string (the pattern needs no escapes but \uXXXX in ASCII mode). */
+static int gen_text(struct buf *b, size_t n, size_t *pos, int ascii)
 {
     const size_t plen = sizeof(gen_pattern) - 1;
     for (size_t i = 0; i < n; i++) {
-        const unsigned char c = (unsigned char)gen_pattern[*pos];
-        size_t len = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-        if (buf_append(b, gen_pattern + *pos, len) < 0)
+        const unsigned char *c = (const unsigned char *)gen_pattern + *pos;
+        size_t len = c[0] < 0x80 ? 1 : c[0] < 0xe0 ? 2 : 3;
+        int rc;
+        if (ascii && len > 1) {
+            unsigned cp = len == 2 ? (c[0] & 0x1fu) << 6 | (c[1] & 0x3fu)
+                                   : (c[0] & 0x0fu) << 12 | (c[1] & 0x3fu) << 6 | (c[2] & 0x3fu);
+            rc = buf_printf(b, "\\u%04x", cp);
+        } else {
+            rc = buf_append(b, c, len);
+        }
+        if (rc < 0)
             return -1;
         *pos = (*pos + len) % plen;
     }
     return 0;
 }
 
-/* Appends one generated frame. text == NULL gives the empty first frame. */
-static int gen_frame(struct buf *b, const struct mock_settings *st, const char *created,
-                     const char *logic, const char *text, size_t tlen, const char *pstatus,
-                     const char *tstatus)
+static int gen_frame(struct buf *b, const struct gen_tmpl *t, enum gen_kind k, const char *text,
+                     size_t tlen)
 {
-    json_t *parts = json_array();
-    if (text)
-        json_array_append_new(
-            parts, json_pack("{s:s, s:s, s:s, s:[{s:s, s:s%}], s:s, s:s, s:s, s:{}, s:s}", "id",
-                             GEN_MSG_ID, "logic_id", logic, "role", "assistant", "content",
-                             "type", "text", "text", text, tlen, "model", "chatglm-all-tools",
-                             "recipient", "all", "created_at", created, "meta_data", "status",
-                             pstatus));
-    json_t *frame = json_pack("{s:s, s:s, s:s, s:o, s:s, s:{}, s:s, s:{}}", "id", GEN_MSG_ID,
-                              "conversation_id", GEN_CONV_ID, "assistant_id", GEN_ASSISTANT_ID,
-                              "parts", parts, "created_at", created, "meta_data", "status",
-                              tstatus, "last_error");
-    size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | (st->ascii ? JSON_ENSURE_ASCII : 0);
-    char *s = frame ? json_dumps(frame, flags) : NULL;
-    int rc = s ? put_frame(b, "message", s, st->space || st->profile == MOCK_PROFILE_V2, st->crlf)
-               : -1;
-    free(s);
-    json_decref(frame);
-    return rc;
+    if (buf_puts(b, t->pre[k]) < 0 || buf_append(b, text, tlen) < 0)
+        return -1;
+    return buf_puts(b, t->post[k]);
 }
 
 static int same_shape(const struct mock_settings *a, const struct mock_settings *b)
@@ -684,31 +737,33 @@ struct mock_answer *mock_answer_long(struct mock_fixtures *f, long frames, long 
     int rc = 0;
     off[0] = 0;
     for (long i = 1; i <= frames && rc == 0; i++) {
-        rc = gen_text(&text, (size_t)chars, &pos);
+        rc = gen_text(&text, (size_t)chars, &pos, st->ascii);
         off[i] = text.len;
     }
-    char created[24], logic[37];
-    created_now(created);
+    char logic[37];
+    struct gen_tmpl t;
     mock_uuid(logic);
+    gen_tmpl_init(&t, st, logic);
     struct mock_answer *a = answer_new(MAX_LONG_ANSWER);
     snprintf(a->conv_id, sizeof(a->conv_id), "%s", GEN_CONV_ID);
     snprintf(a->msg_id, sizeof(a->msg_id), "%s", GEN_MSG_ID);
     snprintf(a->assistant_id, sizeof(a->assistant_id), "%s", GEN_ASSISTANT_ID);
-    const char *t = buf_cstr(&text);
+    const char *txt = buf_cstr(&text);
     if (rc == 0)
-        rc = gen_frame(&a->data, st, created, logic, NULL, 0, NULL, "init");
+        rc = gen_frame(&a->data, &t, GEN_EMPTY, "", 0);
     answer_end_frame(a);
     for (long i = 1; i <= frames && rc == 0; i++) {
         size_t from = st->profile == MOCK_PROFILE_V2 ? off[i - 1] : 0;
-        rc = gen_frame(&a->data, st, created, logic, t + from, off[i] - from, "init", "init");
+        rc = gen_frame(&a->data, &t, GEN_INIT, txt + from, off[i] - from);
         answer_end_frame(a);
     }
     if (rc == 0)
-        rc = gen_frame(&a->data, st, created, logic, t, text.len, "finish", "init");
+        rc = gen_frame(&a->data, &t, GEN_PART_FINISH, txt, text.len);
     answer_end_frame(a);
     if (rc == 0)
-        rc = gen_frame(&a->data, st, created, logic, t, text.len, "finish", "finish");
+        rc = gen_frame(&a->data, &t, GEN_FINISH, txt, text.len);
     answer_end_frame(a);
+    gen_tmpl_cleanup(&t);
     free(off);
     buf_cleanup(&text);
     if (rc < 0) {
@@ -727,10 +782,12 @@ struct mock_answer *mock_answer_long(struct mock_fixtures *f, long frames, long 
 struct mock_endless *mock_endless_new(const struct mock_settings *st)
 {
     struct mock_endless *e = xcalloc(1, sizeof(*e));
-    e->st = *st;
-    buf_init(&e->text, ENDLESS_MAX_CHARS * 4);
-    mock_uuid(e->logic_id);
-    created_now(e->created);
+    char logic[37];
+    e->v2 = st->profile == MOCK_PROFILE_V2;
+    buf_init(&e->text, ENDLESS_MAX_CHARS * 6);
+    e->tmpl = xcalloc(1, sizeof(*e->tmpl));
+    mock_uuid(logic);
+    gen_tmpl_init(e->tmpl, st, logic);
     return e;
 }
 
@@ -739,31 +796,30 @@ void mock_endless_free(struct mock_endless *e)
     if (!e)
         return;
     buf_cleanup(&e->text);
+    gen_tmpl_cleanup(e->tmpl);
+    free(e->tmpl);
     free(e);
 }
 
 int mock_endless_next(struct mock_endless *e, struct buf *out)
 {
     if (e->k++ == 0)
-        return gen_frame(out, &e->st, e->created, e->logic_id, NULL, 0, NULL, "init");
-    if (e->st.profile == MOCK_PROFILE_V2) {
-        char tmp[64];
+        return gen_frame(out, e->tmpl, GEN_EMPTY, "", 0);
+    if (e->v2) {
         struct buf d;
-        buf_init(&d, sizeof(tmp));
-        int rc = gen_text(&d, ENDLESS_STEP, &e->pat);
+        buf_init(&d, ENDLESS_STEP * 6);
+        int rc = gen_text(&d, ENDLESS_STEP, &e->pat, e->tmpl->ascii);
         if (rc == 0)
-            rc = gen_frame(out, &e->st, e->created, e->logic_id, buf_cstr(&d), d.len, "init",
-                           "init");
+            rc = gen_frame(out, e->tmpl, GEN_INIT, buf_cstr(&d), d.len);
         buf_cleanup(&d);
         return rc;
     }
     if (e->text_chars + ENDLESS_STEP <= ENDLESS_MAX_CHARS) {
-        if (gen_text(&e->text, ENDLESS_STEP, &e->pat) < 0)
+        if (gen_text(&e->text, ENDLESS_STEP, &e->pat, e->tmpl->ascii) < 0)
             return -1;
         e->text_chars += ENDLESS_STEP;
     }
-    return gen_frame(out, &e->st, e->created, e->logic_id, buf_cstr(&e->text), e->text.len,
-                     "init", "init");
+    return gen_frame(out, e->tmpl, GEN_INIT, buf_cstr(&e->text), e->text.len);
 }
 
 const char *mock_generated_conv_id(void)

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -38,7 +41,7 @@ struct mock_stream {
     struct buf pending;               /* the frame being written */
     size_t pending_off;
     char from[3][65], to[3][65];      /* id substitutions */
-    int delay_ms, trickle_ms, close_after;
+    int delay_ms, trickle_ms, trickle_frame_ms, close_after;
     int waiting_drain;
     char uid[25];
     unsigned epoch;
@@ -214,9 +217,9 @@ static void pump(struct mock_stream *s)
         evhttp_send_reply_chunk_with_cb(s->req, s->chunk, on_drained, s);
         s->pending_off += n;
         if (s->mode == MOCK_STREAM_TRICKLE) {
-            if (s->pending_off == s->pending.len)
-                s->frames_sent++;
-            schedule(s, s->trickle_ms);
+            int frame_done = s->pending_off == s->pending.len;
+            s->frames_sent += frame_done;
+            schedule(s, frame_done ? s->trickle_frame_ms : s->trickle_ms);
             return;
         }
         s->frames_sent++;
@@ -277,6 +280,7 @@ void mock_stream_start(struct mock_streams *ss, struct evhttp_request *req,
     s->endless = spec->endless;
     s->delay_ms = spec->delay_ms;
     s->trickle_ms = spec->trickle_ms;
+    s->trickle_frame_ms = spec->trickle_frame_ms;
     s->close_after = spec->close_after;
     snprintf(s->uid, sizeof(s->uid), "%s", spec->uid);
     s->epoch = spec->epoch;
@@ -300,8 +304,13 @@ void mock_stream_start(struct mock_streams *ss, struct evhttp_request *req,
         snprintf(s->to[k], sizeof(s->to[k]), "%s", to[k]);
     }
     evhttp_connection_set_closecb(s->evcon, on_close, s);
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon));
+    if (s->mode == MOCK_STREAM_TRICKLE) {
+        /* Without it the kernel would merge the single bytes again. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     if (s->mode == MOCK_STREAM_STALL_BEFORE) {
-        evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon));
         s->watch = event_new(ss->base, fd, EV_READ | EV_PERSIST, on_watch, s);
         event_add(s->watch, NULL);
         return;

@@ -17,7 +17,8 @@ enum mock_stream_mode {
     MOCK_STREAM_STALL,         /* headers and the first frame, then nothing */
     MOCK_STREAM_STALL_BEFORE,  /* not even the headers */
     MOCK_STREAM_CLOSE_MID,     /* close_after frames, then close the socket */
-    MOCK_STREAM_TRICKLE,       /* one byte every trickle_ms */
+    MOCK_STREAM_TRICKLE,       /* one byte per write: trickle_ms apart inside a
+                                  frame, trickle_frame_ms between frames */
     MOCK_STREAM_ENDLESS,       /* growing frames every 10 ms, forever */
 };
 
@@ -30,6 +31,7 @@ struct mock_stream_spec {
     const char *assistant_id;       /* NULL: keep the answer's */
     int delay_ms;                   /* between frames */
     int trickle_ms;
+    int trickle_frame_ms;
     int close_after;                /* close-mid: frames before the cut */
     int close_connection;           /* answer with Connection: close */
     const char *uid;                /* the stream slot to release */

@@ -22,7 +22,7 @@
 #define UNKNOWN_ASSISTANT "000000000000000000000000"
 #define MAX_MARKER 100
 #define CLOSE_MID_FRAMES 3
-#define TRICKLE_MS 20
+#define TRICKLE_FRAME_MS 20
 #define GARBAGE_BYTES 1024
 
 static const char html_500[] =
@@ -225,7 +225,7 @@ static int immediate_scenario(struct mock *m, struct evhttp_request *req, const 
  * the request selects when scenario is "". Returns -1 after answering with
  * an error. */
 static int prepare_answer(struct mock *m, struct evhttp_request *req, const char *scenario,
-                          const char *fixture, struct mock_stream_spec *spec)
+                          char *fixture, struct mock_stream_spec *spec)
 {
     const struct mock_settings *st = mock_state_settings(m->state);
     char err[256];
@@ -242,8 +242,11 @@ static int prepare_answer(struct mock *m, struct evhttp_request *req, const char
         spec->mode = MOCK_STREAM_CLOSE_MID;
         spec->close_after = CLOSE_MID_FRAMES;
     } else if (strcmp(scenario, "trickle") == 0 || strncmp(scenario, "trickle:", 8) == 0) {
+        /* Plain "trickle" keeps the whole answer to about half a second so
+         * tests can wait for it; "trickle:<ms>" is a byte every <ms> ms. */
         spec->mode = MOCK_STREAM_TRICKLE;
-        spec->trickle_ms = scenario[7] ? atoi(scenario + 8) : TRICKLE_MS;
+        spec->trickle_ms = scenario[7] ? atoi(scenario + 8) : 0;
+        spec->trickle_frame_ms = scenario[7] ? spec->trickle_ms : TRICKLE_FRAME_MS;
         if (spec->trickle_ms < 0 || spec->trickle_ms > 10000) {
             mock_reply_mock_error(req, 400, "trickle:<ms> needs 0..10000 ms");
             return -1;
@@ -262,6 +265,7 @@ static int prepare_answer(struct mock *m, struct evhttp_request *req, const char
                 bytes[i] = '#';
         spec->answer = mock_answer_bytes((const char *)bytes, sizeof(bytes));
         spec->close_connection = 1;
+        fixture[0] = '\0';
         return 0;
     } else if (strncmp(scenario, "long:", 5) == 0) {
         char *end = NULL;
@@ -277,10 +281,12 @@ static int prepare_answer(struct mock *m, struct evhttp_request *req, const char
             mock_reply_mock_error(req, 400, "%s", err);
             return -1;
         }
+        fixture[0] = '\0';
         return 0;
     } else if (strcmp(scenario, "endless") == 0) {
         spec->mode = MOCK_STREAM_ENDLESS;
         spec->endless = mock_endless_new(st);
+        fixture[0] = '\0';
         return 0;
     } else {
         mock_reply_mock_error(req, 400, "unknown scenario \"%s\"", scenario);
@@ -363,7 +369,7 @@ static void handle_stream(struct mock *m, struct evhttp_request *req)
         goto out;
     }
     LOG(LOG_INFO, "stream uid=%s conversation=%s%s fixture=%s scenario=%s", uid, conv,
-        *conv_in ? " (continued)" : "", spec.mode == MOCK_STREAM_ENDLESS ? "-" : fixture,
+        *conv_in ? " (continued)" : "", *fixture ? fixture : "-",
         *scenario ? scenario : "-");
     spec.conv_id = conv;
     spec.msg_id = msg;
