@@ -7,12 +7,18 @@ struct event_base;
 struct curl_loop;
 struct session_mgr;
 struct http_server;
+struct account_pool;
+struct store;
 
 struct app {
     struct event_base *base;
     struct curl_loop *curl;
     struct session_mgr *sessions;
     struct http_server *http;
+    struct account_pool *accounts;
+    struct store *store;            /* NULL when the store could not be opened */
+    struct account **configured;    /* the server-side accounts */
+    size_t nconfigured;
     long long started;             /* unix seconds */
     int stopping;                  /* a stop signal arrived */
     unsigned long requests;        /* served so far */

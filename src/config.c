@@ -64,6 +64,14 @@ static const struct opt opts[] = {
     { "max-frame", OPT_SIZE, S(max_frame), "16M", NULL, 1024, 1L << 30, "largest single upstream SSE event" },
     { "token-ttl", OPT_INT, S(token_ttl), "3600", NULL, 60, 86400 * 30, "seconds an access token is used when its expiry is unknown" },
 
+    { "refresh-tokens", OPT_STR, S(refresh_tokens), "", NULL, 0, 0, "server-side accounts: chatglm_refresh_token values, comma-separated" },
+    { "api-keys", OPT_STR, S(api_keys), "", NULL, 0, 0, "client API keys, comma-separated: when set, clients must send one and only server-side accounts are used" },
+    { "data-dir", OPT_STR, S(data_dir), "./data", NULL, 0, 0, "directory of the account store (rotated refresh tokens)" },
+    { "queue-max", OPT_INT, S(queue_max), "1000", NULL, 0, 1000000, "requests that may wait for a free account" },
+    { "queue-wait", OPT_INT, S(queue_wait), "60", NULL, 1, 3600, "seconds a request waits for a free account before 429" },
+    { "failover-attempts", OPT_INT, S(failover_attempts), "3", NULL, 1, 100, "accounts tried for one request before giving up" },
+    { "failover-time", OPT_INT, S(failover_time), "60", NULL, 1, 3600, "seconds spent trying accounts for one request" },
+    { "first-frame-timeout", OPT_INT, S(first_frame_timeout), "30", NULL, 1, 3600, "seconds to wait for the first upstream frame before trying another account" },
     { "delete-policy", OPT_ENUM, S(delete_policy), "always", "always|never|unless-continued", 0, 0, "delete the upstream conversation after each answer" },
     { "think-mode", OPT_ENUM, S(think_mode), "reasoning", "reasoning|inline|hidden", 0, 0, "reasoning text as reasoning_content, <think> tags in content, or dropped" },
 };

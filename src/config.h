@@ -54,6 +54,16 @@ struct config {
     long max_frame;          /* bytes of one upstream SSE line */
     long token_ttl;          /* s an access token is used when its JWT has no exp */
 
+    /* accounts */
+    char *refresh_tokens;    /* server-side accounts: a,b,c */
+    char *api_keys;          /* client keys: k1,k2 */
+    char *data_dir;
+    long queue_max;          /* requests waiting for an account */
+    long queue_wait;         /* s a request waits for an account */
+    long failover_attempts;  /* accounts tried per request */
+    long failover_time;      /* s spent on tries before giving up */
+    long first_frame_timeout;/* s for the first upstream frame before trying another account */
+
     /* behaviour */
     char *delete_policy;     /* always | never | unless-continued */
     char *think_mode;        /* reasoning | inline | hidden */

@@ -14,9 +14,11 @@
 #include "api/api.h"
 #include "app.h"
 #include "config.h"
+#include "glm/accounts.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/session.h"
+#include "glm/store.h"
 #include "http/server.h"
 #include "log.h"
 #include "net/curl_loop.h"
@@ -42,6 +44,31 @@ static void raise_nofile(void)
         LOG(LOG_WARN, "open-file limit is %llu: at most about %llu concurrent streams "
             "(raise it with ulimit -n or LimitNOFILE=)",
             (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
+}
+
+static void load_configured_accounts(void)
+{
+    char **tokens;
+    char *list = malloc(strlen(cfg.refresh_tokens) + 8);
+    sprintf(list, "Bearer %s", cfg.refresh_tokens);
+    size_t n = api_bearer_tokens(list, &tokens);
+    free(list);
+    app.configured = n ? calloc(n, sizeof(*app.configured)) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct account *a = accounts_get(app.accounts, tokens[i], 1);
+        size_t k = 0;
+        while (k < app.nconfigured && app.configured[k] != a)
+            k++;
+        if (k == app.nconfigured)
+            app.configured[app.nconfigured++] = a;
+    }
+    api_tokens_free(tokens, n);
+    if (app.nconfigured)
+        LOG(LOG_INFO, "%zu server-side account%s configured", app.nconfigured,
+            app.nconfigured == 1 ? "" : "s");
+    if (app.nconfigured && !*cfg.api_keys)
+        LOG(LOG_WARN, "server-side accounts without --api-keys: anyone who can reach this port "
+                      "can use them");
 }
 
 static double since_stop(void)
@@ -134,9 +161,18 @@ int main(int argc, char **argv)
                       "stall every request");
 
     app.started = time(NULL);
+    app.store = store_open_sqlite(cfg.data_dir, err, sizeof(err));
+    if (!app.store) {
+        LOG(LOG_ERROR, "%s (set --data-dir to a writable directory)", err);
+        curl_global_cleanup();
+        config_free();
+        return 2;
+    }
     app.base = event_base_new();
     app.curl = curl_loop_new(app.base);
-    app.sessions = session_mgr_new(app.curl);
+    app.sessions = session_mgr_new(app.curl, app.store);
+    app.accounts = accounts_new(app.base, (size_t)cfg.queue_max, cfg.queue_wait * 1000);
+    load_configured_accounts();
     struct http_server_opts ho = {
         .max_header = (size_t)cfg.max_header,
         .max_body = (size_t)cfg.max_body,
@@ -172,6 +208,8 @@ out:
     for (int i = 0; i < 5; i++)
         event_base_loop(app.base, EVLOOP_NONBLOCK);
     glm_conversation_cancel_all();
+    accounts_free(app.accounts);
+    free(app.configured);
     session_mgr_free(app.sessions);
     curl_loop_free(app.curl);
     for (int i = 0; i < 3; i++)
@@ -180,6 +218,7 @@ out:
     if (stop_timer)
         event_free(stop_timer);
     event_base_free(app.base);
+    store_close(app.store);
     curl_global_cleanup();
     config_free();
     log_set_file(NULL);

@@ -59,5 +59,9 @@ void welcome_handle(struct api_req *a);
  * strings are new; free with api_tokens_free. */
 size_t api_bearer_tokens(const char *authorization, char ***out);
 void api_tokens_free(char **tokens, size_t n);
+/* 0 when authorization carries one of cfg.api_keys (constant-time compare). */
+int api_key_check(const char *authorization);
+struct account;
+int chat_accounts(struct api_req *a, struct account ***out, size_t *n);
 
 #endif

@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "app.h"
 #include "config.h"
+#include "glm/accounts.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/prompt.h"
@@ -46,9 +47,23 @@ struct chat_job {
     enum render_think think;
     char *prompt;
     long prompt_tokens;
-    char *token;                  /* the refresh token used */
+    char *token;                  /* the refresh token of the leased account */
     char fp[7];
+    /* accounts */
+    struct account **cands;       /* accounts this request may use */
+    size_t ncands;
+    struct account **tried;       /* accounts that failed it already */
+    size_t ntried;
+    struct account *account;      /* leased, or NULL */
+    struct account_wait *lwait;
+    struct timespec t0;
+    /* the last failure, reported when no account is left */
+    int last_status;
+    char last_code[40];
+    char last_msg[512];
     /* upstream */
+    struct event *first_frame;    /* first-frame timer: fail over when it fires */
+    struct event *linger;         /* after the last frame: stop waiting for the close */
     struct session_wait *wait;
     struct upcall *call;
     char *access;
@@ -76,6 +91,55 @@ struct chat_job {
 static void job_maybe_free(struct chat_job *j);
 static void start_upstream(struct chat_job *j);
 static void delete_conversation(struct chat_job *j);
+static void acquire(struct chat_job *j);
+static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Ends the lease (once) and records what the account taught us. */
+static void release(struct chat_job *j, enum account_outcome o, const char *reason)
+{
+    if (!j->account)
+        return;
+    accounts_release(app.accounts, j->account, o, reason);
+    j->account = NULL;
+}
+
+static double job_elapsed(const struct chat_job *j)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - j->t0.tv_sec) + (double)(now.tv_nsec - j->t0.tv_nsec) / 1e9;
+}
+
+/* This account failed the request before anything reached the client: try
+ * another one while attempts and time allow, else report the failure. */
+static void fail_over(struct chat_job *j, enum account_outcome o, int status, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail_over(struct chat_job *j, enum account_outcome o, int status, const char *code,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->last_msg, sizeof(j->last_msg), fmt, ap);
+    va_end(ap);
+    j->last_status = status;
+    snprintf(j->last_code, sizeof(j->last_code), "%s", code);
+    struct account *a = j->account;
+    if (a) {
+        j->tried = xrealloc(j->tried, (j->ntried + 1) * sizeof(*j->tried));
+        j->tried[j->ntried++] = a;
+    }
+    release(j, o, j->last_msg);
+    if (!j->a || j->client_gone)
+        return;
+    if (j->ntried < (size_t)cfg.failover_attempts && job_elapsed(j) < cfg.failover_time) {
+        LOGR(LOG_INFO, j->rid, "account %s failed (%s); trying another", j->fp, j->last_msg);
+        j->retried_auth = 0;
+        acquire(j);
+        return;
+    }
+    client_error(j, status, code, "%s", j->last_msg);
+}
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -86,10 +150,13 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_job *j = arg;
     /* The client left: stop everything upstream right away. */
     if (j->client_gone && j->a) {
+        accounts_wait_cancel(j->lwait);
+        j->lwait = NULL;
         session_wait_cancel(j->wait);
         j->wait = NULL;
         upcall_cancel(j->call);
         j->call = NULL;
+        release(j, ACCOUNT_NEUTRAL, NULL);
     }
     if (j->a && j->client_gone) {
         api_stream_end(j->a); /* frees the orphaned request */
@@ -135,22 +202,26 @@ static void job_free(struct chat_job *j)
     buf_cleanup(&j->reasoning);
     if (j->keepalive)
         event_free(j->keepalive);
+    if (j->first_frame)
+        event_free(j->first_frame);
+    if (j->linger)
+        event_free(j->linger);
+    free(j->cands);
+    free(j->tried);
     event_free(j->reaper);
     free(j);
 }
 
 static void job_maybe_free(struct chat_job *j)
 {
-    if (j->a || j->wait || j->call)
+    if (j->a || j->wait || j->call || j->lwait)
         return;
+    release(j, ACCOUNT_NEUTRAL, NULL);
     delete_conversation(j);
     job_free(j);
 }
 
 /* ---- replies ----------------------------------------------------------- */
-
-static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* An error to the client: a real HTTP error before the stream started, one
  * SSE error event then [DONE] after. Ends the client side. */
@@ -164,8 +235,11 @@ static void client_error(struct chat_job *j, int status, const char *code, const
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (!j->started) {
-        if (status == 429)
-            http_req_add_header(j->a->req, "Retry-After", "5");
+        if (status == 429) {
+            char ra[24];
+            snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
+            http_req_add_header(j->a->req, "Retry-After", ra);
+        }
         api_error(j->a, status, NULL, code, "%s", msg);
     } else {
         LOGR(LOG_WARN, j->rid, "error inside the stream: %s", msg);
@@ -313,6 +387,21 @@ static void relay(struct chat_job *j)
     }
 }
 
+static void linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct chat_job *j = arg;
+    /* The answer is complete but the upstream keeps the transfer open: stop
+     * it so the account is free for the next answer. */
+    if (j->call) {
+        upcall_cancel(j->call);
+        j->call = NULL;
+    }
+    release(j, ACCOUNT_DONE, NULL);
+    job_maybe_free(j);
+}
+
 static int on_event(void *arg, const char *event, const char *data, size_t len)
 {
     struct chat_job *j = arg;
@@ -322,6 +411,8 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         return 0;
     if (render_frame(j->render, data, len) != 0)
         return 0; /* not JSON: a heartbeat */
+    if (j->first_frame)
+        evtimer_del(j->first_frame);
     if (j->stream && !j->started && render_conversation_id(j->render)[0])
         start_client_stream(j);
     relay(j);
@@ -331,6 +422,9 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         /* Inside curl's write callback no transfer may be started. */
         j->delete_wanted = 1;
         schedule_reap(j);
+        struct timeval tv = { 3, 0 };
+        j->linger = evtimer_new(app.base, linger_cb, j);
+        evtimer_add(j->linger, &tv);
     }
     return 0;
 }
@@ -387,20 +481,21 @@ static void on_close(struct api_req *a, void *arg)
     schedule_reap(j);
 }
 
-/* Maps a non-SSE upstream answer to the client's error. */
+/* Maps a non-SSE upstream answer: account trouble fails over, the rest is
+ * reported to the client. */
 static void upstream_error_answer(struct chat_job *j, long status, const char *body, size_t len)
 {
     json_t *root = json_loadb(body, len, 0, NULL);
     json_t *st = json_object_get(root, "status");
     json_t *msgj = json_object_get(root, "message");
     long long code = json_is_integer(st) ? json_integer_value(st) : -1;
+    /* The upstream's own message, quoted for the client (short, escaped). */
     char msg[260] = "";
     if (json_is_string(msgj))
         log_escape(json_string_value(msgj), json_string_length(msgj), msg);
-    /* Quote the upstream's own message raw for the client when it is short text. */
-    const char *raw = json_is_string(msgj) ? json_string_value(msgj) : "";
     char rawmsg[200];
-    snprintf(rawmsg, sizeof(rawmsg), "%s", raw);
+    snprintf(rawmsg, sizeof(rawmsg), "%s", json_is_string(msgj) ? json_string_value(msgj) : "");
+    json_decref(root);
 
     if (status == 401 || code == 40103 || code == 40102) {
         if (!j->retried_auth) {
@@ -408,28 +503,32 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
             LOGR(LOG_INFO, j->rid, "account %s: access token refused (%lld); refreshing once", j->fp,
                  code);
             session_invalidate(app.sessions, j->token, j->access);
-            json_decref(root);
             start_upstream(j);
             return;
         }
-        client_error(j, 401, "invalid_refresh_token",
-                     "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token "
-                     "is invalid or expired: log in to chatglm.cn again and copy the "
-                     "chatglm_refresh_token cookie.",
-                     status, code);
+        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                  "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token is "
+                  "invalid or expired: log in to chatglm.cn again and copy the "
+                  "chatglm_refresh_token cookie.",
+                  status, code);
     } else if (status == 429 || code == 10061) {
-        client_error(j, 429, "account_busy",
-                     "chatglm.cn says this account is busy (10061: %s). The site allows one "
-                     "answer at a time per account: retry shortly, or give several tokens.",
-                     rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
+        fail_over(j, ACCOUNT_BUSY, 429, "account_busy",
+                  "chatglm.cn says the account is busy (10061: %s). The site allows one answer at "
+                  "a time per account: retry shortly, or give several tokens.",
+                  rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
+    } else if (code == 40012) {
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
+                  "chatglm.cn rejected the request transiently (40012); retry in a moment");
+    } else if (status >= 500) {
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "chatglm.cn failed with HTTP %ld",
+                  status);
     } else if (code == 40001) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_rejected",
                      "chatglm.cn refused the request (40001 bad request): the request signature "
                      "or format may have changed on the site (see sign-secret in the settings)");
-    } else if (code == 40012) {
-        client_error(j, 502, "upstream_rejected",
-                     "chatglm.cn rejected the request transiently (40012); retry in a moment");
-    } else if (status == 200 && json_is_object(root)) {
+    } else if (status == 200) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         if (j->route.agent)
             client_error(j, 404, "model_not_found",
                          "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
@@ -437,13 +536,11 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
             client_error(j, 502, "upstream_not_sse",
                          "chatglm.cn answered JSON instead of a stream (assistant %s)",
                          j->route.assistant_id);
-    } else if (status >= 500) {
-        client_error(j, 502, "upstream_error", "chatglm.cn failed with HTTP %ld", status);
     } else {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
                      msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
     }
-    json_decref(root);
 }
 
 static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
@@ -451,15 +548,25 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
 {
     struct chat_job *j = arg;
     j->call = NULL;
+    if (j->first_frame)
+        evtimer_del(j->first_frame);
     if (j->client_gone) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         job_maybe_free(j);
         return;
     }
     if (j->terminal) {
+        if (j->linger)
+            evtimer_del(j->linger);
+        enum render_state st = render_get_state(j->render);
+        release(j, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE : ACCOUNT_NEUTRAL,
+                NULL);
         job_maybe_free(j);
         return;
     }
-    if (j->streaming && (res == UPCALL_OK || j->started)) {
+    int frames = j->render && render_frames(j->render) > 0;
+    if (j->streaming && frames) {
+        /* The answer began: never start it again elsewhere. */
         (void)sse_finish(j->sse, on_event, j);
         if (!j->terminal) {
             render_end(j->render);
@@ -476,17 +583,44 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
                 finish_client(j);
             delete_conversation(j);
         }
+        enum render_state st = render_get_state(j->render);
+        release(j, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
+                 : res == UPCALL_OK                          ? ACCOUNT_NEUTRAL
+                                                             : ACCOUNT_TRANSIENT,
+                NULL);
+    } else if (j->streaming && res == UPCALL_OK) {
+        /* An event stream with no frame at all. */
+        (void)sse_finish(j->sse, on_event, j);
+        if (!j->terminal) {
+            release(j, ACCOUNT_NEUTRAL, NULL);
+            finish_client(j);
+        }
     } else if (res == UPCALL_OK) {
         upstream_error_answer(j, status, body, len);
     } else if (res == UPCALL_TIMEOUT) {
-        client_error(j, 504, "upstream_timeout", "chatglm.cn did not answer within %ld s",
-                     j->streaming ? cfg.idle_timeout : cfg.idle_timeout);
+        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+                  "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else if (res == UPCALL_ABORTED && j->streaming) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_error", "an event from chatglm.cn passed the max-frame limit");
     } else {
-        client_error(j, 502, "upstream_unreachable", "could not reach chatglm.cn: %s",
-                     upcall_error(c));
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_unreachable", "could not reach chatglm.cn: %s",
+                  upcall_error(c));
     }
+    job_maybe_free(j);
+}
+
+static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct chat_job *j = arg;
+    if (!j->call || (j->render && render_frames(j->render) > 0))
+        return;
+    upcall_cancel(j->call);
+    j->call = NULL;
+    fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+              "chatglm.cn sent no answer within %ld s", cfg.first_frame_timeout);
     job_maybe_free(j);
 }
 
@@ -511,15 +645,22 @@ static void start_stream_call(struct chat_job *j)
         .max_body = 256 * 1024,
     };
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
-    /* A retry after a refused token starts the answer afresh. */
+    /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     j->streaming = 0;
     j->call = upcall_start(app.curl, &r, &cbs, j);
     free(body);
     buf_cleanup(&url);
-    if (!j->call)
+    if (!j->call) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the upstream request");
+        return;
+    }
+    if (!j->first_frame)
+        j->first_frame = evtimer_new(app.base, first_frame_cb, j);
+    struct timeval tv = { cfg.first_frame_timeout, 0 };
+    evtimer_add(j->first_frame, &tv);
 }
 
 static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
@@ -533,27 +674,67 @@ static void on_token(void *arg, enum session_result res, const char *access, con
         start_stream_call(j);
         break;
     case SESSION_REJECTED:
-        client_error(j, 401, "invalid_refresh_token",
-                     "chatglm.cn rejected the refresh token (account %s): it is invalid or expired. "
-                     "Log in to chatglm.cn again and copy the chatglm_refresh_token cookie.",
-                     j->fp);
+        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                  "chatglm.cn rejected the refresh token of account %s: it is invalid or expired. "
+                  "Log in to chatglm.cn again and copy the chatglm_refresh_token cookie.",
+                  j->fp);
         break;
     case SESSION_TIMEOUT:
-        client_error(j, 504, "upstream_timeout", "%s", detail);
+        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
         break;
     case SESSION_FAILED:
-        client_error(j, 502, "upstream_error", "%s", detail);
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
         break;
     }
-    /* Called synchronously from session_get on a cache hit: the caller then
-     * checks the holders itself. */
-    if (j->reaper)
-        schedule_reap(j);
+    /* Possibly called from inside session_get: check the holders later. */
+    schedule_reap(j);
 }
 
 static void start_upstream(struct chat_job *j)
 {
-    j->wait = session_get(app.sessions, j->token, on_token, j);
+    j->wait = NULL;
+    struct session_wait *w = session_get(app.sessions, j->token, on_token, j);
+    /* on_token may already have run (cached token) and set a new wait. */
+    if (w)
+        j->wait = w;
+}
+
+static void on_lease(void *arg, struct account *a, enum lease_error err)
+{
+    struct chat_job *j = arg;
+    j->lwait = NULL;
+    if (err == LEASE_OK) {
+        j->account = a;
+        free(j->token);
+        j->token = xstrdup(account_token(a));
+        crypto_fingerprint(j->token, j->fp);
+        start_upstream(j);
+    } else if (err == LEASE_ALL_DEAD) {
+        client_error(j, 401, "invalid_refresh_token",
+                     "every account this request may use is dead (chatglm.cn rejected their "
+                     "refresh tokens): log in to chatglm.cn again and copy a new "
+                     "chatglm_refresh_token cookie");
+    } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
+        client_error(j, 429, "accounts_busy",
+                     err == LEASE_QUEUE_FULL
+                         ? "every account is busy and the waiting queue is full; retry later"
+                         : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
+                           "one answer at a time per account: more accounts serve more at once)",
+                     cfg.queue_wait);
+    } else if (j->last_status) {
+        client_error(j, j->last_status, j->last_code, "%s", j->last_msg);
+    } else {
+        client_error(j, 502, "upstream_error", "no usable account is left for this request");
+    }
+    schedule_reap(j);
+}
+
+static void acquire(struct chat_job *j)
+{
+    struct account_wait *w = accounts_lease(app.accounts, j->cands, j->ncands, j->tried,
+                                            j->ntried, on_lease, j);
+    if (w)
+        j->lwait = w;
 }
 
 /* ---- parsing the request ----------------------------------------------- */
@@ -657,6 +838,47 @@ static int validate(struct api_req *a, json_t *root)
     return 0;
 }
 
+/* The accounts a request may use: with API keys, the server's own after the
+ * key is checked; else the tokens in its Authorization header; else the
+ * server's own. Answers 401 itself and returns -1 when there are none. */
+int chat_accounts(struct api_req *a, struct account ***out, size_t *n)
+{
+    const char *auth = http_req_header(a->req, "Authorization");
+    *out = NULL;
+    *n = 0;
+    if (*cfg.api_keys) {
+        if (api_key_check(auth) < 0) {
+            api_error(a, 401, NULL, "invalid_api_key",
+                      "%s: send \"Authorization: Bearer <one of this server's API keys>\"",
+                      auth ? "invalid API key" : "missing API key");
+            return -1;
+        }
+    } else {
+        char **tokens;
+        size_t ntokens = api_bearer_tokens(auth, &tokens);
+        if (ntokens > 0) {
+            struct account **v = xmalloc(ntokens * sizeof(*v));
+            for (size_t i = 0; i < ntokens; i++)
+                v[i] = accounts_get(app.accounts, tokens[i], 0);
+            api_tokens_free(tokens, ntokens);
+            *out = v;
+            *n = ntokens;
+            return 0;
+        }
+    }
+    if (app.nconfigured == 0) {
+        api_error(a, 401, NULL, "missing_api_key",
+                  "missing Authorization header: send \"Authorization: Bearer <your "
+                  "chatglm_refresh_token>\" (the chatglm_refresh_token cookie of a logged-in "
+                  "chatglm.cn browser; several accounts as token1,token2)");
+        return -1;
+    }
+    *out = xmalloc(app.nconfigured * sizeof(**out));
+    memcpy(*out, app.configured, app.nconfigured * sizeof(**out));
+    *n = app.nconfigured;
+    return 0;
+}
+
 void chat_handle(struct api_req *a)
 {
     size_t len;
@@ -679,29 +901,25 @@ void chat_handle(struct api_req *a)
     snprintf(a->model, sizeof(a->model), "%s", model_name);
     a->stream = json_is_true(json_object_get(root, "stream"));
 
-    char **tokens;
-    size_t ntokens = api_bearer_tokens(http_req_header(a->req, "Authorization"), &tokens);
-    if (ntokens == 0) {
+    struct account **cands = NULL;
+    size_t ncands = 0;
+    if (chat_accounts(a, &cands, &ncands) < 0) {
         json_decref(root);
-        api_error(a, 401, NULL, "missing_api_key",
-                  "missing Authorization header: send \"Authorization: Bearer <your "
-                  "chatglm_refresh_token>\" (the chatglm_refresh_token cookie of a logged-in "
-                  "chatglm.cn browser; several accounts as token1,token2)");
         return;
     }
 
     struct chat_job *j = xcalloc(1, sizeof(*j));
     app.active_jobs++;
     j->a = a;
+    clock_gettime(CLOCK_MONOTONIC, &j->t0);
     snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
     j->model = xstrdup(model_name);
     j->stream = a->stream;
     j->include_usage = json_is_true(json_object_get(json_object_get(root, "stream_options"),
                                                     "include_usage"));
     j->created = time(NULL);
-    j->token = xstrdup(tokens[crypto_random_u64() % ntokens]);
-    api_tokens_free(tokens, ntokens);
-    crypto_fingerprint(j->token, j->fp);
+    j->cands = cands;
+    j->ncands = ncands;
     buf_init(&j->out, (size_t)cfg.max_answer + 65536);
     buf_init(&j->content, (size_t)cfg.max_answer + 65536);
     buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
@@ -756,8 +974,8 @@ void chat_handle(struct api_req *a)
     j->prompt = buf_take(&p, NULL);
     j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
 
-    LOGR(LOG_DEBUG, j->rid, "chat model=%s assistant=%s mode=%s account=%s stream=%d", j->model,
-         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->fp, j->stream);
+    LOGR(LOG_DEBUG, j->rid, "chat model=%s assistant=%s mode=%s accounts=%zu stream=%d", j->model,
+         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->ncands, j->stream);
     api_watch(a, on_close, on_drain, j);
-    start_upstream(j);
+    acquire(j);
 }

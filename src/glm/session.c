@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "glm/request.h"
+#include "glm/store.h"
 #include "log.h"
 #include "net/upcall.h"
 #include "util/buf.h"
@@ -25,6 +26,7 @@ struct session_entry {
     struct session_mgr *mgr;
     char *original;        /* the refresh token as the user gave it (the key) */
     char *current;         /* the one to refresh with: rotated by the site */
+    char key[65];          /* store key: sha256 of original */
     char fp[7];
     char *access;
     long long expires;     /* wall-clock seconds; 0 = no token */
@@ -36,16 +38,18 @@ struct session_entry {
 
 struct session_mgr {
     struct curl_loop *loop;
+    struct store *store;
     struct session_entry *entries;
     unsigned long refreshes;
 };
 
 static void start_refresh(struct session_entry *e);
 
-struct session_mgr *session_mgr_new(struct curl_loop *loop)
+struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store)
 {
     struct session_mgr *m = xcalloc(1, sizeof(*m));
     m->loop = loop;
+    m->store = store;
     return m;
 }
 
@@ -83,7 +87,11 @@ static struct session_entry *entry_get(struct session_mgr *m, const char *token)
     struct session_entry *e = xcalloc(1, sizeof(*e));
     e->mgr = m;
     e->original = xstrdup(token);
-    e->current = xstrdup(token);
+    store_key(token, e->key);
+    /* A token the site rotated earlier (maybe before a restart) comes first. */
+    e->current = store_get_rotated(m->store, e->key);
+    if (!e->current)
+        e->current = xstrdup(token);
     crypto_fingerprint(token, e->fp);
     e->next = m->entries;
     m->entries = e;
@@ -116,11 +124,11 @@ int session_jwt_exp(const char *jwt, long long *exp)
     return rc;
 }
 
-struct session_wait *session_get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
-                                 void *arg)
+static struct session_wait *get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
+                                void *arg, int force)
 {
     struct session_entry *e = entry_get(m, refresh_token);
-    if (e->access && time(NULL) < e->expires) {
+    if (!force && e->access && time(NULL) < e->expires) {
         fn(arg, SESSION_OK, e->access, NULL);
         return NULL;
     }
@@ -138,6 +146,18 @@ struct session_wait *session_get(struct session_mgr *m, const char *refresh_toke
         start_refresh(e);
     }
     return w;
+}
+
+struct session_wait *session_get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
+                                 void *arg)
+{
+    return get(m, refresh_token, fn, arg, 0);
+}
+
+struct session_wait *session_check(struct session_mgr *m, const char *refresh_token,
+                                   session_fn *fn, void *arg)
+{
+    return get(m, refresh_token, fn, arg, 1);
 }
 
 void session_wait_cancel(struct session_wait *w)
@@ -240,7 +260,11 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
     if (json_is_string(rt) && json_string_length(rt) && strcmp(json_string_value(rt), e->current)) {
         free(e->current);
         e->current = xstrdup(json_string_value(rt));
-        LOG(LOG_INFO, "account %s: the site rotated its refresh token", e->fp);
+        if (store_put_rotated(e->mgr->store, e->key, e->current) < 0)
+            LOG(LOG_ERROR, "account %s: the rotated refresh token could not be saved; it will be "
+                           "lost at restart", e->fp);
+        else
+            LOG(LOG_INFO, "account %s: the site rotated its refresh token (saved)", e->fp);
     }
     out = SESSION_OK;
 out:

@@ -5,6 +5,7 @@
 #define GLM_SESSION_H
 
 struct curl_loop;
+struct store;
 struct session_mgr;
 struct session_wait;
 
@@ -20,7 +21,8 @@ enum session_result {
 typedef void session_fn(void *arg, enum session_result res, const char *access_token,
                         const char *detail);
 
-struct session_mgr *session_mgr_new(struct curl_loop *loop);
+/* store may be NULL (rotations then live in memory only). */
+struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store);
 /* Cancels refreshes in flight; their waiters are not called. */
 void session_mgr_free(struct session_mgr *m);
 
@@ -30,6 +32,10 @@ void session_mgr_free(struct session_mgr *m);
 struct session_wait *session_get(struct session_mgr *m, const char *refresh_token, session_fn *fn,
                                  void *arg);
 void session_wait_cancel(struct session_wait *w);
+
+/* Like session_get, but always asks the site (a liveness check). */
+struct session_wait *session_check(struct session_mgr *m, const char *refresh_token,
+                                   session_fn *fn, void *arg);
 
 /* The site rejected this access token (40103): drop it from the cache. */
 void session_invalidate(struct session_mgr *m, const char *refresh_token,

@@ -196,6 +196,24 @@ void api_tokens_free(char **tokens, size_t n)
     free(tokens);
 }
 
+int api_key_check(const char *authorization)
+{
+    char **given, **keys;
+    size_t ng = api_bearer_tokens(authorization, &given);
+    /* Reuse the bearer splitter for the configured comma list. */
+    char *list = xmalloc(strlen(cfg.api_keys) + 8);
+    sprintf(list, "Bearer %s", cfg.api_keys);
+    size_t nk = api_bearer_tokens(list, &keys);
+    free(list);
+    int ok = 0;
+    if (ng == 1)
+        for (size_t i = 0; i < nk; i++)
+            ok |= crypto_equal(given[0], keys[i]);
+    api_tokens_free(given, ng);
+    api_tokens_free(keys, nk);
+    return ok ? 0 : -1;
+}
+
 static int rid_ok(const char *s)
 {
     size_t n = 0;

