@@ -25,12 +25,15 @@ struct route {
 static const struct route routes[] = {
     { "POST", "/v1/chat/completions", chat_handle },
     { "GET", "/v1/models", models_handle },
+    { "POST", "/token/check", token_check_handle },
+    { "GET", "/v1/accounts", accounts_handle },
     { "GET", "/ping", ping_handle },
     { "GET", "/", welcome_handle },
 };
 
 static const char known_routes[] =
-    "POST /v1/chat/completions, GET /v1/models, GET /ping and GET /";
+    "POST /v1/chat/completions, GET /v1/models, POST /token/check, GET /v1/accounts, GET /ping "
+    "and GET /";
 
 static double elapsed_ms(const struct api_req *a)
 {
@@ -273,20 +276,20 @@ void api_dispatch(struct http_req *req, void *arg)
         return;
     }
 
-    int path_known = 0;
+    const char *allowed = NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(path, routes[i].path) != 0)
             continue;
-        path_known = 1;
+        allowed = routes[i].method;
         if (strcmp(method, routes[i].method) == 0 ||
             (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
             routes[i].fn(a);
             return;
         }
     }
-    if (path_known) {
-        http_req_add_header(req, "Allow", strcmp(path, "/v1/chat/completions") == 0
-                                              ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+    if (allowed) {
+        http_req_add_header(req, "Allow", strcmp(allowed, "POST") == 0 ? "POST, OPTIONS"
+                                                                         : "GET, HEAD, OPTIONS");
         api_error(a, 405, NULL, "method_not_allowed",
                   "Method %s is not allowed for %s. This server answers %s.", method, path,
                   known_routes);
