@@ -16,7 +16,6 @@
 #define MAX_LONG_ANSWER (512u << 20)  /* the largest generated answer */
 #define MAX_LONG_FRAMES 100000
 #define MAX_LONG_CHARS 100000
-#define MAX_FRAME (8u << 20)          /* one endless frame */
 #define ENDLESS_STEP 8                /* characters added per endless frame */
 #define ENDLESS_MAX_CHARS 65536       /* v1 endless frames stop growing here */
 #define FRAME_OVERHEAD 700            /* JSON around the text of one frame */

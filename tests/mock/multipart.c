@@ -1,6 +1,5 @@
 #include "multipart.h"
 
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
