@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
@@ -22,13 +24,17 @@ export const PATH_DELETE = '/chatglm/backend-api/assistant/conversation/delete';
 const START_TIMEOUT_MS = 10000;
 const STOP_TIMEOUT_MS = 15000;
 
-// Children that are still running; killed if this test process ends early.
+// Children that are still running, and their temporary directories: killed
+// and removed if this test process ends early.
 const children = new Set();
+const tempDirs = new Set();
 function killAll() {
   for (const c of children) {
     try { c.kill('SIGKILL'); } catch { /* already gone */ }
   }
   children.clear();
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
 }
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -95,12 +101,14 @@ function spawnReady(bin, args, streamName, ready, label) {
   });
 }
 
-// SIGTERM, then wait; resolves with { code, signal, stdout, stderr, killed }.
-// A process that does not stop within STOP_TIMEOUT_MS is killed (killed: true).
+// SIGTERM, then wait; resolves with { code, signal, stdout, stderr, killed, early }.
+// A process that does not stop within STOP_TIMEOUT_MS is killed (killed: true);
+// early: it had already exited before stop() was called.
 async function stopChild(c) {
   if (!c.stopping) {
     c.stopping = (async () => {
-      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+      const early = c.proc.exitCode !== null || c.proc.signalCode !== null;
+      if (!early) c.proc.kill('SIGTERM');
       let timer;
       const timeout = new Promise((res) => { timer = setTimeout(() => res(null), STOP_TIMEOUT_MS); });
       let r = await Promise.race([c.exited, timeout]);
@@ -113,7 +121,7 @@ async function stopChild(c) {
       }
       // Let the last output arrive.
       await sleep(50);
-      return { code: r.code, signal: r.signal, stdout: c.out.stdout, stderr: c.out.stderr, killed };
+      return { code: r.code, signal: r.signal, stdout: c.out.stdout, stderr: c.out.stderr, killed, early };
     })();
   }
   return c.stopping;
@@ -126,11 +134,14 @@ export function sanitizerReports(text) {
   return text.split('\n').filter((l) => SANITIZER.test(l));
 }
 
-// Asserts a stopped process ended by itself with status 0 and no sanitizer report.
+// Asserts a process stopped by SIGTERM at the end of the tests (not before)
+// with status 0 and no sanitizer report.
 export function assertCleanExit(r, label) {
   const tail = r.stderr.split('\n').slice(-60).join('\n');
-  assert.equal(r.killed, false, `${label} did not stop within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${tail}`);
   assert.deepEqual(sanitizerReports(r.stderr), [], `${label} printed sanitizer reports:\n${tail}`);
+  assert.equal(r.early, false, `${label} exited on its own before the tests ended ` +
+               `(status ${r.code}, signal ${r.signal})\n${tail}`);
+  assert.equal(r.killed, false, `${label} did not stop within ${STOP_TIMEOUT_MS} ms of SIGTERM\n${tail}`);
   assert.equal(r.signal, null, `${label} died of signal ${r.signal}\n${tail}`);
   assert.equal(r.code, 0, `${label} exited with status ${r.code}\n${tail}`);
 }
@@ -197,15 +208,37 @@ export class Server {
     return new OpenAI({ baseURL: this.url + '/v1', apiKey: token, maxRetries: 0, timeout: 20000, ...opts });
   }
 
-  stop() { return stopChild(this.child); }
+  async stop() {
+    const r = await stopChild(this.child);
+    if (this.dataDir) {
+      fs.rmSync(this.dataDir, { recursive: true, force: true });
+      tempDirs.delete(this.dataDir);
+    }
+    return r;
+  }
 }
 
+// Each server gets its own empty account store (--data-dir), so that no run
+// sees the rotated tokens of another.
 export async function startServer(mockUrl, extraArgs = []) {
+  const dataDir = extraArgs.includes('--data-dir') ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'glm-e2e-'));
+  if (dataDir) tempDirs.add(dataDir);
   const args = ['--host', '127.0.0.1', '--port', '0', '--upstream', mockUrl, '--log-level', 'debug',
-                ...extraArgs];
-  const child = await spawnReady(GLM_BIN, args, 'stderr',
-                                 /listening on http:\/\/127\.0\.0\.1:(\d+)(\S*)/, 'glm-free-api');
-  return new Server(child, Number(child.match[1]), child.match[2] || '');
+                ...(dataDir ? ['--data-dir', dataDir] : []), ...extraArgs];
+  let child;
+  try {
+    child = await spawnReady(GLM_BIN, args, 'stderr',
+                             /listening on http:\/\/127\.0\.0\.1:(\d+)(\S*)/, 'glm-free-api');
+  } catch (e) {
+    if (dataDir) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      tempDirs.delete(dataDir);
+    }
+    throw e;
+  }
+  const server = new Server(child, Number(child.match[1]), child.match[2] || '');
+  server.dataDir = dataDir;
+  return server;
 }
 
 // ---- helpers -------------------------------------------------------------

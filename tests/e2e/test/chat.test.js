@@ -13,13 +13,15 @@ import {
 
 let mock;
 let server;
-let client;
 
 before(async () => {
   mock = await startMock();
   server = await startServer(mock.url);
-  client = server.client(newToken('chat'));
 });
+
+// A fresh account per request: tests stay independent of each other's
+// upstream tails (sequential use of one account is tested in stream.test.js).
+const fresh = () => server.client(newToken('chat'));
 
 after(async () => {
   await server?.stop();
@@ -29,19 +31,19 @@ after(async () => {
 async function nonStream(fx) {
   const what = `${fx.name} non-stream`;
   if (fx.nonStream.error) {
-    const err = await rejection(client.chat.completions.create({ model: fx.model, messages: user(fx.prompt) }));
+    const err = await rejection(fresh().chat.completions.create({ model: fx.model, messages: user(fx.prompt) }));
     assert.ok(err instanceof InternalServerError, `${what}: InternalServerError, got ${err}`);
     assert.equal(err.status, 502, `${what}: status`);
     assert.match(err.message, /10024|generator exit/, `${what}: the message names the upstream error`);
     return;
   }
-  const c = await client.chat.completions.create({ model: fx.model, messages: user(fx.prompt) });
+  const c = await fresh().chat.completions.create({ model: fx.model, messages: user(fx.prompt) });
   assertCompletion(c, fx.model, fx.nonStream, what);
 }
 
 async function streamed(fx) {
   const what = `${fx.name} stream`;
-  const stream = await client.chat.completions.create({
+  const stream = await fresh().chat.completions.create({
     model: fx.model, messages: user(fx.prompt), stream: true, stream_options: { include_usage: true },
   });
   const r = await collect(stream);
@@ -70,14 +72,14 @@ describe('think rendering', () => {
   const prompt = '[[fixture:chat-think]] 9.11和9.9哪个大？';
 
   test('reasoning_format raw puts <think> inline (non-stream)', async () => {
-    const c = await client.chat.completions.create({
+    const c = await fresh().chat.completions.create({
       model: 'glm-4-think', messages: user(prompt), reasoning_format: 'raw',
     });
     assertCompletion(c, 'glm-4-think', { content: THINK_RAW, reasoning: '', finish: 'stop' }, 'raw non-stream');
   });
 
   test('reasoning_format raw puts <think> inline (stream)', async () => {
-    const stream = await client.chat.completions.create({
+    const stream = await fresh().chat.completions.create({
       model: 'glm-4-think', messages: user(prompt), reasoning_format: 'raw', stream: true,
     });
     const r = await collect(stream);
@@ -85,12 +87,12 @@ describe('think rendering', () => {
   });
 
   test('a silent model drops the reasoning', async () => {
-    const c = await client.chat.completions.create({ model: 'glm-4-silent', messages: user(prompt) });
+    const c = await fresh().chat.completions.create({ model: 'glm-4-silent', messages: user(prompt) });
     assertCompletion(c, 'glm-4-silent', { content: THINK_CONTENT, reasoning: '', finish: 'stop' }, 'silent think');
   });
 
   test('a silent model drops the search results (stream)', async () => {
-    const stream = await client.chat.completions.create({
+    const stream = await fresh().chat.completions.create({
       model: 'glm-4-silent', messages: user('[[fixture:chat-multipart-search]] 今天北京天气怎么样？'), stream: true,
     });
     const r = await collect(stream);
@@ -101,8 +103,8 @@ describe('think rendering', () => {
 describe('envelopes', () => {
   test('stream and non-stream of the same fixture agree on the text', async () => {
     const prompt = '[[fixture:chat-code-interpreter]] 用Python计算1到100的和';
-    const c = await client.chat.completions.create({ model: 'glm-4', messages: user(prompt) });
-    const r = await collect(await client.chat.completions.create({ model: 'glm-4', messages: user(prompt), stream: true }));
+    const c = await fresh().chat.completions.create({ model: 'glm-4', messages: user(prompt) });
+    const r = await collect(await fresh().chat.completions.create({ model: 'glm-4', messages: user(prompt), stream: true }));
     assert.equal(r.error, null);
     assert.equal(r.content, c.choices[0].message.content);
     assert.notEqual(r.chunks[0].id, c.id, 'each answer is a new upstream conversation');
@@ -110,7 +112,7 @@ describe('envelopes', () => {
 
   test('the model name is echoed as given', async () => {
     const model = 'glm-4-plus';
-    const r = await collect(await client.chat.completions.create({
+    const r = await collect(await fresh().chat.completions.create({
       model, messages: user('[[fixture:chat-plain]] hi'), stream: true, stream_options: { include_usage: true },
     }));
     assert.ok(r.chunks.length > 2);
@@ -118,7 +120,7 @@ describe('envelopes', () => {
   });
 
   test('a stream error keeps the text sent before it', async () => {
-    const r = await collect(await client.chat.completions.create({
+    const r = await collect(await fresh().chat.completions.create({
       model: 'glm-4', messages: user('触发错误'), stream: true,
     }));
     assert.ok(r.error instanceof APIError, `the SDK throws, got ${r.error}`);

@@ -40,7 +40,9 @@ async function post(path, body, headers = {}) {
   return { res, text, json };
 }
 
-const chat = (prompt, extra = {}) => client.chat.completions.create({ model: 'glm-4', messages: user(prompt), ...extra });
+// A fresh account per upstream call, so tests do not share account state.
+const chat = (prompt, extra = {}) =>
+  server.client(newToken('err')).chat.completions.create({ model: 'glm-4', messages: user(prompt), ...extra });
 
 describe('authorization', () => {
   test('no Authorization header: 401 (fetch)', async () => {
@@ -137,7 +139,7 @@ describe('upstream failures', () => {
     assert.ok(err instanceof InternalServerError, `got ${err}`);
     assert.equal(err.status, 504);
     const took = Date.now() - t0;
-    assert.ok(took >= 1500 && took < 8000, `after about 2 s (${took} ms)`);
+    assert.ok(took >= 1500 && took < 5000, `after about 2 s, not ${took} ms`);
   });
 
   test('the stalled upstream connection is released after the timeout', async () => {

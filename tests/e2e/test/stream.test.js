@@ -11,12 +11,10 @@ import { PLAIN } from '../lib/expected.js';
 
 let mock;
 let server;
-let client;
 
 before(async () => {
   mock = await startMock();
   server = await startServer(mock.url, ['--keepalive-interval', '1']);
-  client = server.client(newToken('stream'));
 });
 
 after(async () => {
@@ -24,8 +22,12 @@ after(async () => {
   await mock?.stop();
 });
 
+// Each test uses a fresh account, so that one test's upstream stream (whose
+// end may come a moment after the client's answer) never makes the next one
+// "busy"; that case has its own test below.
+const fresh = () => server.client(newToken('stream'));
 const streamOf = (prompt, opts) =>
-  client.chat.completions.create({ model: 'glm-4', messages: user(prompt), stream: true }, opts);
+  fresh().chat.completions.create({ model: 'glm-4', messages: user(prompt), stream: true }, opts);
 
 describe('headers', () => {
   test('a stream answers with SSE headers and a request id', async () => {
@@ -49,7 +51,7 @@ describe('headers', () => {
   });
 
   test('a non-stream answer has a JSON content type and a request id', async () => {
-    const { data, response } = await client.chat.completions.create(
+    const { data, response } = await fresh().chat.completions.create(
       { model: 'glm-4', messages: user('[[fixture:chat-plain]] hi') }).withResponse();
     assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
     assert.match(response.headers.get('x-request-id') ?? '', /\S/);
@@ -82,7 +84,7 @@ describe('client aborts', () => {
   }
 
   test('the server keeps serving after aborted streams', async () => {
-    const c = await client.chat.completions.create({ model: 'glm-4', messages: user('[[fixture:chat-plain]] hi') });
+    const c = await fresh().chat.completions.create({ model: 'glm-4', messages: user('[[fixture:chat-plain]] hi') });
     assert.equal(c.choices[0].message.content, PLAIN);
   });
 });
@@ -100,7 +102,7 @@ describe('broken upstreams', () => {
   test('the upstream closes mid-answer (non-stream): 502', async () => {
     let err = null;
     try {
-      await client.chat.completions.create({ model: 'glm-4', messages: user('[[scenario:close-mid]] hi') });
+      await fresh().chat.completions.create({ model: 'glm-4', messages: user('[[scenario:close-mid]] hi') });
     } catch (e) {
       err = e;
     }
@@ -118,6 +120,21 @@ describe('broken upstreams', () => {
     const r = await collect(await streamOf('[[scenario:trickle]] hi'));
     assert.equal(r.error, null);
     assert.equal(r.content, PLAIN);
+  });
+
+  test('the next request on the same account right after a finished answer is not refused as busy', async () => {
+    // The client has its whole answer as soon as the finish frame arrives, but
+    // chatglm.cn counts the generation as running until its stream ends (the
+    // mock's trickle ends it a little later). One account used sequentially
+    // must still work: the server has to wait for the upstream end, not
+    // hand the site's 429 to the client.
+    const c = server.client(newToken('seq'));
+    const r = await collect(await c.chat.completions.create(
+      { model: 'glm-4', messages: user('[[scenario:trickle]] hi'), stream: true }));
+    assert.equal(r.error, null);
+    assert.equal(r.content, PLAIN);
+    const next = await c.chat.completions.create({ model: 'glm-4', messages: user('[[fixture:chat-plain]] hi') });
+    assert.equal(next.choices[0].message.content, PLAIN);
   });
 });
 

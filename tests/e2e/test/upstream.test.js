@@ -208,9 +208,11 @@ describe('token refresh', () => {
       client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) }),
       client.chat.completions.create({ model: 'glm-4', messages: user(PLAIN_PROMPT) }),
     ]);
-    const refreshes = (await mock.requestsSince(mark, PATH_REFRESH))
-      .filter((q) => q.headers.authorization === `Bearer ${token}`);
-    assert.equal(refreshes.length, 1, 'exactly one refresh call for the token');
+    // Every refresh since the mark counts: a second one would carry the
+    // rotated token, not the one the client gave.
+    const refreshes = await mock.requestsSince(mark, PATH_REFRESH);
+    assert.equal(refreshes.length, 1, 'exactly one refresh call');
+    assert.equal(refreshes[0].headers.authorization, `Bearer ${token}`);
     // The mock allows one answer per account at a time, so one of the two may
     // be refused as busy (429); the refresh must still be shared.
     for (const res of results) {
@@ -256,6 +258,31 @@ describe('token refresh', () => {
     } finally {
       await mock.config({ strict_rotation: false });
     }
+  });
+});
+
+describe('POST /token/check', () => {
+  const check = async (token) => {
+    const res = await fetch(`${server.url}/token/check`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }),
+    });
+    assert.equal(res.status, 200);
+    return res.json();
+  };
+
+  test('a live token is live, and the check really asks the site', async () => {
+    const token = newToken('check');
+    const mark = await mock.mark();
+    const r = await check(token);
+    assert.equal(r.live, true);
+    const [refresh] = await mock.requestsSince(mark, PATH_REFRESH);
+    assert.ok(refresh, 'a refresh call');
+    assert.equal(refresh.headers.authorization, `Bearer ${token}`);
+  });
+
+  test('a dead token is not live', async () => {
+    const r = await check(`dead-${newToken('check')}`);
+    assert.equal(r.live, false);
   });
 });
 
