@@ -43,6 +43,7 @@ struct mock_stream {
     char from[3][65], to[3][65];      /* id substitutions */
     int delay_ms, trickle_ms, trickle_frame_ms, close_after;
     int waiting_drain;
+    int resume_ms;                    /* pause before writing again after the drain */
     char uid[25];
     unsigned epoch;
 };
@@ -136,7 +137,7 @@ static void on_drained(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     if (s->waiting_drain) {
         s->waiting_drain = 0;
-        schedule(s, 0);
+        schedule(s, s->resume_ms);
     }
 }
 
@@ -196,6 +197,7 @@ static void pump(struct mock_stream *s)
                 /* Cut only once the frames have left our buffer. */
                 if (out_queued(s) > 0) {
                     s->waiting_drain = 1;
+                    s->resume_ms = 0;
                     return;
                 }
                 LOG(LOG_INFO, "stream: cutting the connection after %zu frames", s->frames_sent);
@@ -223,17 +225,20 @@ static void pump(struct mock_stream *s)
             return;
         }
         s->frames_sent++;
-        if (s->mode == MOCK_STREAM_ENDLESS) {
-            schedule(s, s->delay_ms > ENDLESS_MS ? s->delay_ms : ENDLESS_MS);
-            return;
-        }
-        int more = s->next_frame < mock_answer_nframes(s->answer);
-        if (s->delay_ms > 0 && more) {
-            schedule(s, s->delay_ms);
-            return;
-        }
+        int wait_ms = 0;
+        if (s->mode == MOCK_STREAM_ENDLESS)
+            wait_ms = s->delay_ms > ENDLESS_MS ? s->delay_ms : ENDLESS_MS;
+        else if (s->next_frame < mock_answer_nframes(s->answer))
+            wait_ms = s->delay_ms;
+        /* A client that reads slowly (or not at all) holds us back instead
+         * of growing the socket's queue. */
         if (out_queued(s) > OUT_HIGH) {
             s->waiting_drain = 1;
+            s->resume_ms = wait_ms;
+            return;
+        }
+        if (wait_ms > 0) {
+            schedule(s, wait_ms);
             return;
         }
     }
