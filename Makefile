@@ -15,6 +15,10 @@ CFLAGS_debug   := -O0 -g
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                   -fno-sanitize-recover=all
 LDFLAGS_asan   := -fsanitize=address,undefined
+# BUILD=clang CC=clang: the release flags, in a directory of their own.
+CFLAGS_clang   := $(CFLAGS_release)
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm
@@ -34,21 +38,24 @@ MOCK_BIN := $(O)/tests/mock-chatglm
 all: $(O)/$(PROG)
 
 $(O)/$(PROG): $(O)/src/main.o $(O)/libglm.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(O)/libglm.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/tests/test_%: $(O)/tests/unit/test_%.o $(O)/libglm.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(MOCK_BIN): $(MOCK_OBJ) $(O)/libglm.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 units: $(UNIT_BIN) $(MOCK_BIN)
 
@@ -67,6 +74,24 @@ test:
 	./tests/run.sh build/asan
 
 check: test
+
+# Benchmarks (issue: performance), fuzzing, valgrind and static analysis each
+# live in their own script so that CI and people run exactly the same steps.
+bench:
+	./scripts/install-deps.sh --bench
+	$(MAKE) BUILD=release all units
+	./bench/run.sh
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+valgrind-test:
+	./scripts/install-deps.sh --test
+	$(MAKE) BUILD=debug all units
+	./scripts/valgrind-test.sh
+
+analyze:
+	./scripts/analyze.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -9,13 +9,17 @@ cd "$(dirname "$0")/.."
 build_pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev ca-certificates"
 runtime_pkgs="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libcurl4 libjansson4 libssl3 libsqlite3-0 ca-certificates"
 test_pkgs="nodejs npm curl"
+bench_pkgs="wrk curl"
+extra_pkgs="clang libclang-rt-14-dev valgrind cppcheck"
 
 mode=${1:-}
 case "$mode" in
     --runtime) want=$runtime_pkgs ;;
     --test) want="$build_pkgs $test_pkgs" ;;
+    --bench) want="$build_pkgs $bench_pkgs" ;;
+    --ci) want="$build_pkgs $test_pkgs $extra_pkgs" ;;
     "") want=$build_pkgs ;;
-    *) echo "usage: $0 [--test|--runtime]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--test|--bench|--ci|--runtime]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -34,7 +38,7 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
 
-if [ "$mode" = --test ] && [ -f tests/e2e/package-lock.json ]; then
+if { [ "$mode" = --test ] || [ "$mode" = --ci ]; } && [ -f tests/e2e/package-lock.json ]; then
     if [ ! -d tests/e2e/node_modules ] || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules ]; then
         (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
     fi

@@ -11,9 +11,11 @@
 
 static struct curl_slist *add(struct curl_slist *l, const char *name, const char *value)
 {
-    char line[4096];
-    snprintf(line, sizeof(line), "%s: %s", name, value);
+    size_t len = strlen(name) + strlen(value) + 3;
+    char *line = xmalloc(len);
+    snprintf(line, len, "%s: %s", name, value);
     struct curl_slist *n = curl_slist_append(l, line);
+    free(line);
     if (!n)
         abort();
     return n;
@@ -49,9 +51,11 @@ struct curl_slist *glm_headers(const char *token, int sign, const char *referer,
     crypto_random_hex(id, 16);
     h = add(h, "X-Request-Id", id);
     if (token) {
-        char auth[8192];
-        snprintf(auth, sizeof(auth), "Bearer %s", token);
+        size_t len = strlen(token) + 8;
+        char *auth = xmalloc(len);
+        snprintf(auth, len, "Bearer %s", token);
         h = add(h, "Authorization", auth);
+        free(auth);
     }
     if (sign) {
         struct sign_headers s;
