@@ -323,10 +323,7 @@ int models_list_json(struct buf *out, const char *extra_table, long long created
         goto out;
     rc = 0;
 out:
-    if (rc < 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc < 0)
+        buf_truncate(out, start); /* leave out as it was, like a failed append */
     return rc;
 }

@@ -99,12 +99,8 @@ int prompt_merge(const json_t *messages, int passthrough, const char *system_tag
     }
     rc = 0;
 out:
-    if (rc < 0) {
-        /* Leave out as it was, like a failed buf_append. */
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc < 0)
+        buf_truncate(out, start); /* leave out as it was, like a failed append */
     return rc;
 }
 

@@ -106,11 +106,8 @@ int json_append_string(struct buf *out, const char *s, size_t n)
         goto out;
     rc = 0;
 out:
-    if (rc < 0) {
-        out->len = start;
-        if (out->data)
-            out->data[start] = '\0';
-    }
+    if (rc < 0)
+        buf_truncate(out, start); /* leave out as it was, like a failed append */
     return rc;
 }
 

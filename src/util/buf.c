@@ -90,6 +90,14 @@ int buf_printf(struct buf *b, const char *fmt, ...)
     return rc;
 }
 
+void buf_truncate(struct buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->data[len] = '\0';
+    }
+}
+
 void buf_drain(struct buf *b, size_t n)
 {
     if (n >= b->len) {

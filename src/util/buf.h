@@ -25,6 +25,8 @@ int buf_putc(struct buf *b, char c) __attribute__((warn_unused_result));
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((warn_unused_result));
+/* Cuts the contents back to len bytes (len <= b->len): undoes appends. */
+void buf_truncate(struct buf *b, size_t len);
 /* Removes the first n bytes. */
 void buf_drain(struct buf *b, size_t n);
 /* Always a valid string, "" when empty. Borrowed. */
