@@ -206,6 +206,8 @@ static void job_free(struct chat_job *j)
         event_free(j->first_frame);
     if (j->linger)
         event_free(j->linger);
+    for (size_t i = 0; i < j->ncands; i++)
+        accounts_unref(app.accounts, j->cands[i]);
     free(j->cands);
     free(j->tried);
     event_free(j->reaper);
@@ -874,7 +876,8 @@ int chat_accounts(struct api_req *a, struct account ***out, size_t *n)
         return -1;
     }
     *out = xmalloc(app.nconfigured * sizeof(**out));
-    memcpy(*out, app.configured, app.nconfigured * sizeof(**out));
+    for (size_t i = 0; i < app.nconfigured; i++) /* takes a reference, like the branch above */
+        (*out)[i] = accounts_get(app.accounts, account_token(app.configured[i]), 1);
     *n = app.nconfigured;
     return 0;
 }

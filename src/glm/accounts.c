@@ -29,6 +29,7 @@ struct account {
     unsigned long long last_seq; /* lease order: 0 = never leased */
     long long last_used_wall;
     unsigned long successes, failures;
+    unsigned refs;
     struct account *next;
 };
 
@@ -131,14 +132,45 @@ struct account *accounts_find(struct account_pool *p, const char *token)
     return NULL;
 }
 
+static void evict_one(struct account_pool *p)
+{
+    struct account **victim = NULL;
+    for (struct account **pp = &p->accounts; *pp; pp = &(*pp)->next) {
+        struct account *a = *pp;
+        if (a->refs || a->configured || a->leased)
+            continue;
+        if (!victim || a->last_seq < (*victim)->last_seq)
+            victim = pp;
+    }
+    if (!victim)
+        return;
+    struct account *a = *victim;
+    *victim = a->next;
+    p->count--;
+    free(a->token);
+    free(a);
+}
+
+void accounts_unref(struct account_pool *p, struct account *a)
+{
+    (void)p;
+    if (a && a->refs)
+        a->refs--;
+}
+
 struct account *accounts_get(struct account_pool *p, const char *token, int configured)
 {
     struct account *a = accounts_find(p, token);
     if (a) {
         a->configured |= configured;
+        a->refs++;
         return a;
     }
+    if (p->count >= ACCOUNTS_MAX)
+        evict_one(p);
     a = xcalloc(1, sizeof(*a));
+    a->refs = 1;
+    a->last_seq = ++p->seq; /* newcomers count as used now: evicted last */
     a->token = xstrdup(token);
     crypto_fingerprint(token, a->fp);
     a->configured = configured;

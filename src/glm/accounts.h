@@ -42,8 +42,13 @@ struct account_pool *accounts_new(struct event_base *base, size_t queue_max, lon
 void accounts_free(struct account_pool *p);
 
 /* Finds or creates the account of a refresh token (the token as the user
- * gave it). Accounts live as long as the pool. */
+ * gave it) and takes a reference to it; accounts_unref gives it back. Past
+ * ACCOUNTS_MAX accounts, unreferenced idle ones that are not configured are
+ * forgotten, oldest first, so that strangers' tokens cannot grow the pool
+ * without bound. */
+#define ACCOUNTS_MAX 10000
 struct account *accounts_get(struct account_pool *p, const char *token, int configured);
+void accounts_unref(struct account_pool *p, struct account *a);
 
 /* Leases one of cands[0..n) that is not in tried[0..ntried). When one is free
  * now, fn is called before this returns and NULL is returned; otherwise the

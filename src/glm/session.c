@@ -33,13 +33,20 @@ struct session_entry {
     struct upcall *call;
     int tried_original;    /* after the rotated token was refused */
     struct session_wait *waiters;
+    unsigned long long used;   /* last use, for forgetting old entries */
     struct session_entry *next;
 };
+
+/* Past this many entries, idle ones are forgotten, oldest first: tokens
+ * from strangers must not grow memory without bound. */
+#define SESSIONS_MAX 10000
 
 struct session_mgr {
     struct curl_loop *loop;
     struct store *store;
     struct session_entry *entries;
+    size_t count;
+    unsigned long long clock;
     unsigned long refreshes;
 };
 
@@ -79,12 +86,37 @@ void session_mgr_free(struct session_mgr *m)
     free(m);
 }
 
+static void evict_one(struct session_mgr *m)
+{
+    struct session_entry **victim = NULL;
+    for (struct session_entry **pp = &m->entries; *pp; pp = &(*pp)->next) {
+        struct session_entry *e = *pp;
+        if (e->call || e->waiters)
+            continue;
+        if (!victim || e->used < (*victim)->used)
+            victim = pp;
+    }
+    if (!victim)
+        return;
+    struct session_entry *e = *victim;
+    *victim = e->next;
+    m->count--;
+    entry_free(e);
+}
+
 static struct session_entry *entry_get(struct session_mgr *m, const char *token)
 {
-    for (struct session_entry *e = m->entries; e; e = e->next)
-        if (strcmp(e->original, token) == 0)
+    for (struct session_entry *e = m->entries; e; e = e->next) {
+        if (strcmp(e->original, token) == 0) {
+            e->used = ++m->clock;
             return e;
+        }
+    }
+    if (m->count >= SESSIONS_MAX)
+        evict_one(m);
     struct session_entry *e = xcalloc(1, sizeof(*e));
+    e->used = ++m->clock;
+    m->count++;
     e->mgr = m;
     e->original = xstrdup(token);
     store_key(token, e->key);

@@ -172,4 +172,26 @@ TEST(a_wait_times_out)
     event_base_free(base);
 }
 
+TEST(unreferenced_strangers_are_forgotten_past_the_cap)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *kept = accounts_get(p, "kept", 0);     /* referenced */
+    struct account *conf = accounts_get(p, "configured", 1);
+    accounts_unref(p, conf);
+    char tok[32];
+    for (int i = 0; i < ACCOUNTS_MAX + 50; i++) {
+        snprintf(tok, sizeof(tok), "stranger-%d", i);
+        accounts_unref(p, accounts_get(p, tok, 0));
+    }
+    CHECK(accounts_count(p) <= ACCOUNTS_MAX);
+    CHECK(accounts_find(p, "kept") == kept);
+    CHECK(accounts_find(p, "configured") == conf);
+    CHECK(accounts_find(p, "stranger-0") == NULL); /* the oldest went first */
+    snprintf(tok, sizeof(tok), "stranger-%d", ACCOUNTS_MAX + 49);
+    CHECK(accounts_find(p, tok) != NULL);
+    accounts_free(p);
+    event_base_free(base);
+}
+
 TEST_MAIN()
