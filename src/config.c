@@ -74,6 +74,7 @@ static const struct opt opts[] = {
     { "first-frame-timeout", OPT_INT, S(first_frame_timeout), "30", NULL, 1, 3600, "seconds to wait for the first upstream frame before trying another account" },
     { "delete-policy", OPT_ENUM, S(delete_policy), "always", "always|never|unless-continued", 0, 0, "delete the upstream conversation after each answer" },
     { "think-mode", OPT_ENUM, S(think_mode), "reasoning", "reasoning|inline|hidden", 0, 0, "reasoning text as reasoning_content, <think> tags in content, or dropped" },
+    { "metrics-public", OPT_ENUM, S(metrics_public), "false", "false|true", 0, 0, "serve GET /metrics without an API key even when api-keys is set" },
 };
 #undef S
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -67,6 +67,9 @@ struct config {
     /* behaviour */
     char *delete_policy;     /* always | never | unless-continued */
     char *think_mode;        /* reasoning | inline | hidden */
+
+    /* operations */
+    char *metrics_public;    /* true | false: GET /metrics without an API key */
 };
 
 /* The one configuration of the process, filled by config_load(). */

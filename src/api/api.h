@@ -56,6 +56,7 @@ void ping_handle(struct api_req *a);
 void welcome_handle(struct api_req *a);
 void token_check_handle(struct api_req *a);
 void accounts_handle(struct api_req *a);
+void metrics_handle(struct api_req *a);
 
 /* Splits "Bearer t1,t2" into tokens; returns the count (0 when absent). The
  * strings are new; free with api_tokens_free. */

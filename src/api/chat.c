@@ -25,6 +25,7 @@
 #include "glm/session.h"
 #include "http/server.h"
 #include "log.h"
+#include "metrics.h"
 #include "net/upcall.h"
 #include "stream/openai.h"
 #include "stream/render.h"
@@ -86,6 +87,9 @@ struct chat_job {
     struct event *reaper;
     int deleted;
     int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
+    /* metrics */
+    struct timespec call_t0;      /* the stream call was started */
+    int first_text;               /* time to first token observed */
 };
 
 static void job_maybe_free(struct chat_job *j);
@@ -133,6 +137,7 @@ static void fail_over(struct chat_job *j, enum account_outcome o, int status, co
     if (!j->a || j->client_gone)
         return;
     if (j->ntried < (size_t)cfg.failover_attempts && job_elapsed(j) < cfg.failover_time) {
+        metrics_retry(o == ACCOUNT_BUSY ? "busy" : o == ACCOUNT_REJECTED ? "rejected" : "transient");
         LOGR(LOG_INFO, j->rid, "account %s failed (%s); trying another", j->fp, j->last_msg);
         j->retried_auth = 0;
         acquire(j);
@@ -371,6 +376,10 @@ static void relay(struct chat_job *j)
     render_take(j->render, &c, &cl, &r, &rl);
     if (!cl && !rl)
         return;
+    if (!j->first_text) {
+        j->first_text = 1;
+        metrics_observe(METRICS_TTFT, job_elapsed(j));
+    }
     if (cl)
         j->completion_tokens += usage_estimate(c, cl);
     if (rl)
@@ -435,6 +444,10 @@ static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype
 {
     (void)c;
     struct chat_job *j = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    metrics_observe(METRICS_UPSTREAM_LATENCY, (double)(now.tv_sec - j->call_t0.tv_sec) +
+                                                  (double)(now.tv_nsec - j->call_t0.tv_nsec) / 1e9);
     if (status == 200 && strstr(ctype, "text/event-stream")) {
         j->streaming = 1;
         return UPCALL_STREAM;
@@ -454,6 +467,7 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
         j->paused = 1;
         return UPCALL_PAUSE;
     }
+    metrics_upstream_bytes(len); /* after the pause: paused data comes again */
     int rc = sse_feed(j->sse, data, len, on_event, j);
     if (rc == SSE_TOO_LONG) {
         LOGR(LOG_WARN, j->rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
@@ -651,6 +665,7 @@ static void start_stream_call(struct chat_job *j)
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     j->streaming = 0;
+    clock_gettime(CLOCK_MONOTONIC, &j->call_t0);
     j->call = upcall_start(app.curl, &r, &cbs, j);
     free(body);
     buf_cleanup(&url);

@@ -10,6 +10,7 @@
 #include "glm/request.h"
 #include "glm/store.h"
 #include "log.h"
+#include "metrics.h"
 #include "net/upcall.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -301,6 +302,8 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
     out = SESSION_OK;
 out:
     json_decref(j);
+    metrics_refresh(out == SESSION_OK ? "ok" : out == SESSION_REJECTED ? "rejected"
+                    : out == SESSION_TIMEOUT ? "timeout" : "failed");
     /* A rotated token that is refused: the site may have restored the user's
      * original (or never really rotated), so try that once. */
     if (out == SESSION_REJECTED && strcmp(e->current, e->original) != 0 && !e->tried_original) {

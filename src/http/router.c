@@ -11,6 +11,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "log.h"
+#include "metrics.h"
 #include "stream/openai.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -27,13 +28,14 @@ static const struct route routes[] = {
     { "GET", "/v1/models", models_handle },
     { "POST", "/token/check", token_check_handle },
     { "GET", "/v1/accounts", accounts_handle },
+    { "GET", "/metrics", metrics_handle },
     { "GET", "/ping", ping_handle },
     { "GET", "/", welcome_handle },
 };
 
 static const char known_routes[] =
-    "POST /v1/chat/completions, GET /v1/models, POST /token/check, GET /v1/accounts, GET /ping "
-    "and GET /";
+    "POST /v1/chat/completions, GET /v1/models, POST /token/check, GET /v1/accounts, GET /metrics, "
+    "GET /ping and GET /";
 
 static double elapsed_ms(const struct api_req *a)
 {
@@ -49,9 +51,24 @@ static void access_log(struct api_req *a)
          a->client_gone ? " client-gone" : "");
 }
 
+/* The metrics label of a path: a route of the table, or "other", so that
+ * scanners cannot grow the series without bound. */
+static const char *route_label(const char *path)
+{
+    size_t pl = strlen(cfg.url_prefix);
+    if (pl && strncmp(path, cfg.url_prefix, pl) == 0)
+        path = path[pl] ? path + pl : "/";
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(path, routes[i].path) == 0)
+            return routes[i].path;
+    return "other";
+}
+
 static void finish(struct api_req *a)
 {
     access_log(a);
+    metrics_request(route_label(a->path), a->status);
+    metrics_bytes_out(a->bytes_out);
     free(a);
 }
 
@@ -107,6 +124,7 @@ void api_stream_start(struct api_req *a)
     http_req_add_header(a->req, "Cache-Control", "no-cache");
     http_req_add_header(a->req, "X-Accel-Buffering", "no");
     http_req_start(a->req, 200, "text/event-stream; charset=utf-8");
+    metrics_streams_add(1);
 }
 
 int api_stream_write(struct api_req *a, const char *data, size_t len)
@@ -121,6 +139,8 @@ void api_stream_end(struct api_req *a)
 {
     a->client_gone = !http_req_connected(a->req);
     http_req_end(a->req);
+    if (a->status == 200) /* 0: an orphan whose stream never started */
+        metrics_streams_add(-1);
     finish(a);
 }
 
@@ -248,6 +268,17 @@ void api_dispatch(struct http_req *req, void *arg)
     const char *path = http_req_path(req);
     snprintf(a->method, sizeof(a->method), "%s", method);
     snprintf(a->path, sizeof(a->path), "%s", path);
+    size_t body_len = 0;
+    (void)http_req_body(req, &body_len);
+    metrics_bytes_in(body_len);
+    if (app.stopping) {
+        /* A request on a kept-alive connection after SIGTERM: the answers in
+         * flight may finish, new ones go elsewhere (a proxy retries them). */
+        http_req_add_header(req, "Retry-After", "1");
+        api_error(a, 503, NULL, "shutting_down",
+                  "the server is shutting down; retry in a moment");
+        return;
+    }
     size_t pl = strlen(cfg.url_prefix);
     if (pl) {
         if (strncmp(path, cfg.url_prefix, pl) == 0 && (path[pl] == '/' || path[pl] == '\0')) {
