@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/chat_check.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
@@ -756,103 +757,14 @@ static void acquire(struct chat_job *j)
 
 /* ---- parsing the request ----------------------------------------------- */
 
-/* Checks the OpenAI body; on error answers 400 and returns -1. */
+/* Checks the OpenAI body (chat_check.c); on error answers 400 and returns -1. */
 static int validate(struct api_req *a, json_t *root)
 {
-    if (!json_is_object(root)) {
-        api_error(a, 400, NULL, "invalid_request", "the request body must be a JSON object");
-        return -1;
-    }
-    json_t *model = json_object_get(root, "model");
-    if (model && !json_is_string(model) && !json_is_null(model)) {
-        api_error(a, 400, "model", "invalid_type", "'model' must be a string");
-        return -1;
-    }
-    json_t *stream = json_object_get(root, "stream");
-    if (stream && !json_is_boolean(stream) && !json_is_null(stream)) {
-        api_error(a, 400, "stream", "invalid_type", "'stream' must be a boolean");
-        return -1;
-    }
-    json_t *so = json_object_get(root, "stream_options");
-    if (so && !json_is_object(so) && !json_is_null(so)) {
-        api_error(a, 400, "stream_options", "invalid_type", "'stream_options' must be an object");
-        return -1;
-    }
-    json_t *iu = json_object_get(so, "include_usage");
-    if (iu && !json_is_boolean(iu) && !json_is_null(iu)) {
-        api_error(a, 400, "stream_options.include_usage", "invalid_type",
-                  "'stream_options.include_usage' must be a boolean");
-        return -1;
-    }
-    json_t *conv = json_object_get(root, "conversation_id");
-    if (conv && !json_is_string(conv) && !json_is_null(conv)) {
-        api_error(a, 400, "conversation_id", "invalid_type", "'conversation_id' must be a string");
-        return -1;
-    }
-    json_t *rf = json_object_get(root, "reasoning_format");
-    if (rf && !json_is_null(rf) &&
-        (!json_is_string(rf) || (strcmp(json_string_value(rf), "parsed") &&
-                                 strcmp(json_string_value(rf), "raw") &&
-                                 strcmp(json_string_value(rf), "hidden")))) {
-        api_error(a, 400, "reasoning_format", "invalid_value",
-                  "'reasoning_format' must be \"parsed\" (reasoning_content), \"raw\" (<think> "
-                  "tags in content) or \"hidden\"");
-        return -1;
-    }
-    json_t *msgs = json_object_get(root, "messages");
-    if (!msgs) {
-        api_error(a, 400, "messages", "missing_required_parameter",
-                  "'messages' is a required property");
-        return -1;
-    }
-    if (!json_is_array(msgs)) {
-        api_error(a, 400, "messages", "invalid_type", "'messages' must be an array");
-        return -1;
-    }
-    if (json_array_size(msgs) == 0) {
-        api_error(a, 400, "messages", "empty_array", "'messages' must contain at least one message");
-        return -1;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
-        char param[64];
-        if (!json_is_object(m)) {
-            snprintf(param, sizeof(param), "messages[%zu]", i);
-            api_error(a, 400, param, "invalid_type", "%s must be an object", param);
-            return -1;
-        }
-        json_t *role = json_object_get(m, "role");
-        if (!json_is_string(role) || !json_string_length(role)) {
-            snprintf(param, sizeof(param), "messages[%zu].role", i);
-            api_error(a, 400, param, "invalid_type", "%s must be a non-empty string", param);
-            return -1;
-        }
-        json_t *content = json_object_get(m, "content");
-        snprintf(param, sizeof(param), "messages[%zu].content", i);
-        if (content && !json_is_string(content) && !json_is_array(content) &&
-            !json_is_null(content)) {
-            api_error(a, 400, param, "invalid_type",
-                      "%s must be a string, an array of content parts or null", param);
-            return -1;
-        }
-        size_t k;
-        json_t *part;
-        json_array_foreach(content, k, part) {
-            json_t *type = json_object_get(part, "type");
-            if (!json_is_object(part) || !json_is_string(type)) {
-                api_error(a, 400, param, "invalid_type",
-                          "%s[%zu] must be an object with a string 'type'", param, k);
-                return -1;
-            }
-            if (strcmp(json_string_value(type), "text") == 0 &&
-                !json_is_string(json_object_get(part, "text"))) {
-                api_error(a, 400, param, "invalid_type", "%s[%zu].text must be a string", param, k);
-                return -1;
-            }
-        }
-    }
-    return 0;
+    struct chat_check_error e;
+    if (chat_request_check(root, &e) == 0)
+        return 0;
+    api_error(a, 400, e.param[0] ? e.param : NULL, e.code, "%s", e.message);
+    return -1;
 }
 
 /* The accounts a request may use: with API keys, the server's own after the
