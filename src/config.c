@@ -181,14 +181,10 @@ static void trim(char **s, char **e)
 }
 
 /* Config file: "key = value" lines; '#' starts a comment line; values may be
- * wrapped in double quotes (then '#' inside is literal and \" \\ escape). */
-static int load_file(const char *path)
+ * wrapped in double quotes (then '#' inside is literal and \" \\ escape).
+ * path only names the source in error messages. */
+static int load_stream(FILE *f, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "glm-free-api: cannot open config file %s: %s\n", path, strerror(errno));
-        return -1;
-    }
     char line[8192];
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof(line), f)) {
@@ -254,6 +250,31 @@ static int load_file(const char *path)
             break;
         }
     }
+    return rc;
+}
+
+static int load_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "glm-free-api: cannot open config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(f, path);
+    fclose(f);
+    return rc;
+}
+
+int config_parse_text(const char *text, size_t len, const char *name)
+{
+    if (len == 0)
+        return 0;
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (!f) {
+        fprintf(stderr, "glm-free-api: %s: %s\n", name, strerror(errno));
+        return -1;
+    }
+    int rc = load_stream(f, name);
     fclose(f);
     return rc;
 }

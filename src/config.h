@@ -80,6 +80,10 @@ extern struct config cfg;
  * returns 0). Returns -1 after printing an error to stderr. */
 int config_load(int argc, char **argv, int *exit_now, int *check_only);
 void config_free(void);
+/* Applies "key = value" lines from memory on top of the current settings, as
+ * a --config file would (the fuzz target's entry point). name labels error
+ * messages. Returns 0, or -1 after printing the first error to stderr. */
+int config_parse_text(const char *text, size_t len, const char *name);
 /* Prints the --help text. */
 void config_usage(FILE *out);
 

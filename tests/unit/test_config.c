@@ -89,4 +89,39 @@ TEST(file_errors_are_refused)
     config_free();
 }
 
+TEST(settings_parse_from_memory)
+{
+    CHECK_INT(load("x", NULL), 0);
+    static const char text[] = "# comment\n  port = 81  \nhost=\"a # b \\\"q\\\"\"\n"
+                               "log_level = debug # trailing\n\n";
+    CHECK_INT(config_parse_text(text, sizeof(text) - 1, "mem"), 0);
+    CHECK_INT(cfg.port, 81);
+    CHECK_STR(cfg.host, "a # b \"q\"");
+    CHECK_STR(cfg.log_level, "debug");
+    CHECK_INT(config_parse_text("", 0, "mem"), 0);
+    /* A NUL byte ends what the line says; the rest of that line is ignored. */
+    static const char nul[] = "port = 82\0garbage\nurl-prefix = /p\n";
+    CHECK_INT(config_parse_text(nul, sizeof(nul) - 1, "mem"), 0);
+    CHECK_INT(cfg.port, 82);
+    CHECK_STR(cfg.url_prefix, "/p");
+    /* No final newline, a line too long, bad lines: refused, nothing overflows. */
+    CHECK_INT(config_parse_text("port = 83", 9, "mem"), 0);
+    CHECK_INT(cfg.port, 83);
+    size_t n = 20000;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    memcpy(big, "host = ", 7);
+    CHECK_INT(config_parse_text(big, n, "mem"), -1);
+    big[8190] = '\n';
+    CHECK_INT(config_parse_text(big, n, "mem"), -1);
+    memset(big, '"', n);
+    memcpy(big, "host = ", 7);
+    big[8000] = '\n';
+    CHECK_INT(config_parse_text(big, 8001, "mem"), -1);
+    free(big);
+    CHECK_INT(config_parse_text("config = x\n", 11, "mem"), -1);
+    CHECK_INT(config_parse_text("= 1\n", 4, "mem"), -1);
+    config_free();
+}
+
 TEST_MAIN()
