@@ -325,4 +325,127 @@ TEST(a_large_event_fed_one_byte_at_a_time_takes_linear_time)
     free(s);
 }
 
+/* A plain whole-input SSE reader, the reference for the incremental one. */
+static void reference_events(const char *s, size_t n, struct events *ev)
+{
+    struct buf data, event;
+    int has_data = 0;
+    size_t i = 0;
+
+    buf_init(&data, 64u << 20);
+    buf_init(&event, 64u << 20);
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && s[j] != '\r' && s[j] != '\n')
+            j++;
+        if (j == n && i == n)
+            break;
+        const char *line = s + i;
+        size_t len = j - i;
+        if (j < n && s[j] == '\r' && j + 1 < n && s[j + 1] == '\n')
+            j++;
+        i = j + 1;
+        if (len == 0) {
+            if (has_data)
+                (void)record_cb(ev, buf_cstr(&event), buf_cstr(&data), data.len);
+            buf_reset(&data);
+            buf_reset(&event);
+            has_data = 0;
+            continue;
+        }
+        if (line[0] == ':')
+            continue;
+        const char *colon = memchr(line, ':', len);
+        size_t name = colon ? (size_t)(colon - line) : len;
+        const char *v = colon ? colon + 1 : line + len;
+        size_t vl = (size_t)(line + len - v);
+        if (vl && v[0] == ' ') {
+            v++;
+            vl--;
+        }
+        if (name == 4 && memcmp(line, "data", 4) == 0) {
+            if (has_data)
+                CHECK(buf_putc(&data, '\n') == 0);
+            CHECK(buf_append(&data, v, vl) == 0);
+            has_data = 1;
+        } else if (name == 5 && memcmp(line, "event", 5) == 0) {
+            buf_reset(&event);
+            CHECK(buf_append(&event, v, vl) == 0);
+        }
+    }
+    if (has_data)
+        (void)record_cb(ev, buf_cstr(&event), buf_cstr(&data), data.len);
+    buf_cleanup(&data);
+    buf_cleanup(&event);
+}
+
+TEST(random_streams_in_random_pieces_match_a_whole_input_reference)
+{
+    /* Lines built from pieces that stress the cut points: "data:" itself cut,
+     * with and without its space, long values, CR / LF / CRLF, comments,
+     * unknown fields, several data lines per event. */
+    static const char *const bits[] = {
+        "data:", "data: ", "da", "ta", ": ", "event:", "event: message", ":comment",
+        "id: 7", "x", "yz", "{\"a\":1}", "data", "\r", "\n", "\r\n", "\n\n", "\r\n\r\n",
+        " ", "数据", "dat",
+    };
+    unsigned seed = 12345;
+    for (int round = 0; round < 400; round++) {
+        struct buf in;
+        buf_init(&in, 1u << 20);
+        int nbits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 60;
+        for (int k = 0; k < nbits; k++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned pick = (seed >> 16) % (sizeof(bits) / sizeof(bits[0]) + 1);
+            if (pick == sizeof(bits) / sizeof(bits[0])) {
+                /* a long value */
+                size_t len = 1 + (seed >> 8) % 3000;
+                for (size_t q = 0; q < len; q++)
+                    CHECK(buf_putc(&in, (char)('a' + q % 26)) == 0);
+            } else {
+                CHECK(buf_puts(&in, bits[pick]) == 0);
+            }
+        }
+        struct events want, got;
+        events_init(&want);
+        reference_events(in.data, in.len, &want);
+        for (long piece = -1; piece <= 1; piece++) {
+            events_init(&got);
+            CHECK_INT(feed_all(in.data, in.len, piece, seed, CAP, &got), 0);
+            CHECK_INT(got.count, want.count);
+            CHECK_INT(got.log.len, want.log.len);
+            CHECK_STR(buf_cstr(&got.log), buf_cstr(&want.log));
+            buf_cleanup(&got.log);
+        }
+        buf_cleanup(&want.log);
+        buf_cleanup(&in);
+    }
+}
+
+TEST(many_short_lines_in_one_large_feed_take_linear_time)
+{
+    /* 400,000 CR-ended lines and a single LF at the very end, in one feed:
+     * searching the rest of the feed for a LF once per line would take
+     * about 10^11 steps. */
+    size_t lines = 400000, n = lines * 3 + 1;
+    char *s = malloc(n);
+    for (size_t i = 0; i < lines; i++)
+        memcpy(s + 3 * i, i % 2 ? "\r\r\r" : ":x\r", 3);
+    s[n - 1] = '\n';
+    struct events ev;
+    events_init(&ev);
+    struct sse_parser *p = sse_parser_new(CAP);
+    CHECK_INT(sse_feed(p, s, n, record_cb, &ev), 0);
+    CHECK_INT(ev.count, 0);
+    /* Also the other way round: LF-ended lines, one CR at the end. */
+    for (size_t i = 0; i < lines; i++)
+        memcpy(s + 3 * i, "d\n\n", 3);
+    s[n - 1] = '\r';
+    CHECK_INT(sse_feed(p, s, n, record_cb, &ev), 0);
+    CHECK_INT(ev.count, 0);
+    sse_parser_free(p);
+    buf_cleanup(&ev.log);
+    free(s);
+}
+
 TEST_MAIN()
