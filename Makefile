@@ -7,6 +7,9 @@ BUILD   ?= release
 O       := build/$(BUILD)
 PKGS    := libevent libcurl jansson libcrypto sqlite3
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/$(PROG)
 
 CC      ?= cc
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings
@@ -32,7 +35,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.
 MOCK_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard tests/mock/*.c))
 MOCK_BIN := $(O)/tests/mock-chatglm
 
-.PHONY: all deps run test units check clean install bench fuzz valgrind-test analyze
+.PHONY: all deps run test units check clean install uninstall bench fuzz valgrind-test analyze
 .DEFAULT_GOAL := all
 
 all: $(O)/$(PROG)
@@ -71,6 +74,7 @@ run: deps
 test:
 	./scripts/install-deps.sh --test
 	$(MAKE) BUILD=asan all units
+	$(MAKE) BUILD=release all
 	./tests/run.sh build/asan
 
 check: test
@@ -93,9 +97,26 @@ valgrind-test:
 analyze:
 	./scripts/analyze.sh
 
+# The binary, the systemd unit (pointed at this PREFIX and SYSCONFDIR), the
+# docs, and the config file unless one is there already (it may hold tokens:
+# root only; the unit hands the service a copy).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/$(PROG)
 	install -m 0755 $(O)/$(PROG) $(DESTDIR)$(PREFIX)/bin/$(PROG)
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/$(PROG)/|$(SYSCONFDIR)/$(PROG)/|g' \
+	    -e 's|/usr/local/share/doc/$(PROG)/|$(DOCDIR)/|g' \
+	    deploy/$(PROG).service >$(DESTDIR)$(UNITDIR)/$(PROG).service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/$(PROG).service
+	install -m 0644 README.md README.zh-CN.md deploy/$(PROG).conf.example deploy/nginx.conf \
+	    $(DESTDIR)$(DOCDIR)/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/$(PROG)/$(PROG).conf ] || \
+	    install -m 0600 deploy/$(PROG).conf.example $(DESTDIR)$(SYSCONFDIR)/$(PROG)/$(PROG).conf
+
+# Leaves the config file and the data (/var/lib/glm-free-api) alone.
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/$(PROG) $(DESTDIR)$(UNITDIR)/$(PROG).service
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build
