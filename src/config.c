@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/fetch.h"
 #include "util/xalloc.h"
 
 struct config cfg;
@@ -74,6 +75,13 @@ static const struct opt opts[] = {
     { "first-frame-timeout", OPT_INT, S(first_frame_timeout), "30", NULL, 1, 3600, "seconds to wait for the first upstream frame before trying another account" },
     { "delete-policy", OPT_ENUM, S(delete_policy), "always", "always|never|unless-continued", 0, 0, "delete the upstream conversation after each answer" },
     { "think-mode", OPT_ENUM, S(think_mode), "reasoning", "reasoning|inline|hidden", 0, 0, "reasoning text as reasoning_content, <think> tags in content, or dropped" },
+
+    { "fetch-allow", OPT_STR, S(fetch_allow), "", NULL, 0, 0, "hosts, addresses and CIDR ranges that downloads of attachments may reach although they are loopback, private, link-local...: comma-separated, e.g. files.lan,10.1.0.0/16,127.0.0.1:9000" },
+    { "max-file", OPT_SIZE, S(max_file), "100M", NULL, 1, 1L << 30, "largest attachment or image downloaded or decoded" },
+    { "fetch-timeout", OPT_INT, S(fetch_timeout), "60", NULL, 1, 3600, "seconds one download of an attachment or image may take" },
+    { "fetch-connect-timeout", OPT_INT, S(fetch_connect_timeout), "10", NULL, 1, 600, "seconds to connect for a download" },
+    { "max-redirects", OPT_INT, S(max_redirects), "3", NULL, 0, 20, "redirects a download may follow" },
+    { "max-attachments", OPT_INT, S(max_attachments), "10", NULL, 0, 100, "files and images accepted in one request" },
     { "metrics-public", OPT_ENUM, S(metrics_public), "false", "false|true", 0, 0, "serve GET /metrics without an API key even when api-keys is set" },
 };
 #undef S
@@ -413,6 +421,13 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
         fprintf(stderr, "glm-free-api: upstream must be an http:// or https:// URL\n");
         return -1;
     }
+    char aerr[256];
+    struct fetch_allow *allow = fetch_allow_parse(cfg.fetch_allow, aerr, sizeof(aerr));
+    if (!allow) {
+        fprintf(stderr, "glm-free-api: fetch-allow: %s\n", aerr);
+        return -1;
+    }
+    fetch_allow_free(allow);
     return 0;
 }
 

@@ -68,6 +68,14 @@ struct config {
     char *delete_policy;     /* always | never | unless-continued */
     char *think_mode;        /* reasoning | inline | hidden */
 
+    /* attachments and downloads of user URLs (net/fetch) */
+    char *fetch_allow;       /* hosts, addresses, CIDR ranges the SSRF guard lets through */
+    long max_file;           /* bytes of one downloaded or decoded file */
+    long fetch_timeout;      /* s for one download */
+    long fetch_connect_timeout; /* s */
+    long max_redirects;
+    long max_attachments;    /* files and images in one request */
+
     /* operations */
     char *metrics_public;    /* true | false: GET /metrics without an API key */
 };
