@@ -261,8 +261,8 @@ describe('leases: one generation per account', () => {
     assert.deepEqual(order, Array.from({ length: 30 }, (_, i) => i), 'served in arrival order');
   });
 
-  test('when the account stays busy, a waiting request gets 429 with Retry-After; leaving frees the account', async () => {
-    const srv = await startServer(mock.url, ['--queue-wait', '1']);
+  test('when the account stays busy: 429 with Retry-After after the queue wait, at once when the queue is full; leaving frees the account', async () => {
+    const srv = await startServer(mock.url, ['--queue-wait', '1', '--queue-max', '1']);
     try {
       const token = newToken('queue');
       const open = (await mock.stats()).streams_open;
@@ -274,8 +274,18 @@ describe('leases: one generation per account', () => {
       assert.equal((await it.next()).value.choices[0].delta.role, 'assistant', 'the holder is streaming');
 
       const t0 = Date.now();
-      const { res, json } = await post(srv, '/v1/chat/completions', { model: 'glm-4', messages: user(PLAIN_PROMPT) },
-                                       { authorization: `Bearer ${token}` });
+      const waiting = post(srv, '/v1/chat/completions', { model: 'glm-4', messages: user(PLAIN_PROMPT) },
+                           { authorization: `Bearer ${token}` });
+      assert.ok(await waitFor(() => (srv.stderr.match(/ chat model=/g) ?? []).length === 2), 'the waiter is queued');
+      // The queue holds one: the next request is refused at once.
+      const full = await post(srv, '/v1/chat/completions', { model: 'glm-4', messages: user(PLAIN_PROMPT) },
+                              { authorization: `Bearer ${token}` });
+      assert.equal(full.res.status, 429);
+      assert.match(full.json.error.message, /queue is full/);
+      assert.match(full.res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      assert.ok(Date.now() - t0 < 900, 'refused without waiting');
+
+      const { res, json } = await waiting;
       const waited = Date.now() - t0;
       assert.equal(res.status, 429);
       assert.equal(json.error.code, 'accounts_busy');
@@ -473,6 +483,30 @@ describe('health and failover before the first byte', () => {
       assert.ok(await waitFor(() => streams[0].closed), 'the silent call was hung up');
     } finally {
       assertCleanExit(await srv.stop(), 'glm-free-api (--first-frame-timeout 1)');
+    }
+  });
+
+  test('failover is bounded by --failover-time: then one clear error', async () => {
+    const srv = await startServer(proxy.url, ['--first-frame-timeout', '1', '--failover-time', '2',
+                                              '--failover-attempts', '10']);
+    const tokens = Array.from({ length: 5 }, () => newToken('slow'));
+    const mark = proxy.log.length;
+    proxy.rule = (e) => (e.path === PATH_STREAM ? FAULTS.stall : null);
+    try {
+      const t0 = Date.now();
+      const err = await rejection(plain(srv.client(tokens.join(',')), { stream: true }));
+      const took = Date.now() - t0;
+      assert.ok(err instanceof APIError, `got ${err}`);
+      assert.equal(err.status, 504);
+      assert.equal(err.code, 'upstream_timeout');
+      assert.ok(took >= 1900 && took < 6000, `gave up after about 2 s (${took} ms)`);
+      const streams = proxy.streams(mark);
+      assert.equal(streams.length, 2, 'two 1-second tries fit in 2 seconds');
+      assert.equal(new Set(streams.map((e) => e.uid)).size, 2, 'on two accounts');
+      assert.ok(await waitFor(() => streams.every((e) => e.closed)), 'both silent calls were hung up');
+    } finally {
+      proxy.rule = () => null;
+      assertCleanExit(await srv.stop(), 'glm-free-api (--failover-time 2)');
     }
   });
 
@@ -787,6 +821,8 @@ describe('POST /token/check', () => {
 
 test('the servers exit cleanly on SIGTERM (exit 0, no sanitizer report)', async () => {
   const [a, b, c] = await Promise.all([server.stop(), pserver.stop(), akserver.stop()]);
+  // Logs name accounts by fingerprint: no token of these tests is in them.
+  for (const r of [a, b, c]) assert.deepEqual(r.stderr.match(/e2e-[a-z]+-\d+-\d+-[0-9a-f]{12}/g) ?? [], []);
   assertCleanExit(a, 'glm-free-api (client tokens)');
   assertCleanExit(b, 'glm-free-api (through the proxy)');
   assertCleanExit(c, 'glm-free-api (API keys)');
