@@ -51,6 +51,7 @@ void api_watch(struct api_req *a, void (*on_close)(struct api_req *, void *),
 
 /* Endpoints. */
 void chat_handle(struct api_req *a);
+void images_handle(struct api_req *a);
 void models_handle(struct api_req *a);
 void ping_handle(struct api_req *a);
 void welcome_handle(struct api_req *a);

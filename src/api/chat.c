@@ -24,6 +24,7 @@
 #include "glm/prompt.h"
 #include "glm/request.h"
 #include "glm/session.h"
+#include "glm/upload.h"
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
@@ -88,6 +89,10 @@ struct chat_job {
     struct event *reaper;
     int deleted;
     int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
+    /* attachments (glm/upload): uploaded with each account's token before its stream call */
+    struct upload_list *uploads;  /* NULL when the last message carries none */
+    struct upload_run *urun;
+    json_t *files, *images;       /* the upload results for the stream body */
     /* metrics */
     struct timespec call_t0;      /* the stream call was started */
     int first_text;               /* time to first token observed */
@@ -162,6 +167,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
         j->wait = NULL;
         upcall_cancel(j->call);
         j->call = NULL;
+        upload_run_cancel(j->urun);
+        j->urun = NULL;
         release(j, ACCOUNT_NEUTRAL, NULL);
     }
     if (j->a && j->client_gone) {
@@ -216,13 +223,16 @@ static void job_free(struct chat_job *j)
         accounts_unref(app.accounts, j->cands[i]);
     free(j->cands);
     free(j->tried);
+    upload_list_free(j->uploads);
+    json_decref(j->files);
+    json_decref(j->images);
     event_free(j->reaper);
     free(j);
 }
 
 static void job_maybe_free(struct chat_job *j)
 {
-    if (j->a || j->wait || j->call || j->lwait)
+    if (j->a || j->wait || j->call || j->lwait || j->urun)
         return;
     release(j, ACCOUNT_NEUTRAL, NULL);
     delete_conversation(j);
@@ -650,7 +660,7 @@ static void start_stream_call(struct chat_job *j)
     glm_referer(j->route.assistant_id, strcmp(j->route.assistant_id, cfg.default_assistant) == 0,
                 referer, sizeof(referer));
     char *body = glm_stream_body(j->route.assistant_id, j->given_conv ? j->given_conv : "",
-                                 j->prompt, j->route.chat_mode, 1, NULL, NULL);
+                                 j->prompt, j->route.chat_mode, 1, j->files, j->images);
     struct upcall_req r = {
         .method = "POST",
         .url = buf_cstr(&url),
@@ -681,6 +691,44 @@ static void start_stream_call(struct chat_job *j)
     evtimer_add(j->first_frame, &tv);
 }
 
+/* ---- attachments --------------------------------------------------------- */
+
+static void on_uploaded(void *arg, const struct upload_error *err, json_t *files, json_t *images)
+{
+    struct chat_job *j = arg;
+    j->urun = NULL;
+    if (j->client_gone || !j->a) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
+        schedule_reap(j);
+        return;
+    }
+    if (err) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
+        client_error(j, err->status, err->code, "%s", err->message);
+        job_maybe_free(j);
+        return;
+    }
+    json_decref(j->files);
+    json_decref(j->images);
+    j->files = json_incref(files);
+    j->images = json_incref(images);
+    start_stream_call(j);
+}
+
+/* Files and images go up with this account's token, then the stream call. */
+static void start_attachments(struct chat_job *j)
+{
+    if (!j->uploads) {
+        start_stream_call(j);
+        return;
+    }
+    j->urun = upload_run_start(j->uploads, j->access, j->rid, on_uploaded, j);
+    if (!j->urun) {
+        release(j, ACCOUNT_NEUTRAL, NULL);
+        client_error(j, 500, NULL, "could not start the attachment downloads");
+    }
+}
+
 static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
 {
     struct chat_job *j = arg;
@@ -689,7 +737,7 @@ static void on_token(void *arg, enum session_result res, const char *access, con
     case SESSION_OK:
         free(j->access);
         j->access = xstrdup(access);
-        start_stream_call(j);
+        start_attachments(j);
         break;
     case SESSION_REJECTED:
         fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
@@ -825,6 +873,15 @@ void chat_handle(struct api_req *a)
         json_decref(root);
         return;
     }
+    /* Attachments are read (data URLs decoded) before any account is used. */
+    struct upload_list *uploads = NULL;
+    struct upload_error uerr;
+    if (upload_list_parse(json_object_get(root, "messages"), (size_t)cfg.max_attachments,
+                          (size_t)cfg.max_file, &uploads, &uerr) < 0) {
+        json_decref(root);
+        api_error(a, uerr.status, uerr.param[0] ? uerr.param : NULL, uerr.code, "%s", uerr.message);
+        return;
+    }
     json_t *model = json_object_get(root, "model");
     const char *model_name = json_is_string(model) && json_string_length(model)
                                  ? json_string_value(model) : DEFAULT_MODEL;
@@ -834,11 +891,13 @@ void chat_handle(struct api_req *a)
     struct account **cands = NULL;
     size_t ncands = 0;
     if (chat_accounts(a, &cands, &ncands) < 0) {
+        upload_list_free(uploads);
         json_decref(root);
         return;
     }
 
     struct chat_job *j = xcalloc(1, sizeof(*j));
+    j->uploads = uploads;
     app.active_jobs++;
     j->a = a;
     clock_gettime(CLOCK_MONOTONIC, &j->t0);

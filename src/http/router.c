@@ -25,6 +25,7 @@ struct route {
 
 static const struct route routes[] = {
     { "POST", "/v1/chat/completions", chat_handle },
+    { "POST", "/v1/images/generations", images_handle },
     { "GET", "/v1/models", models_handle },
     { "POST", "/token/check", token_check_handle },
     { "GET", "/v1/accounts", accounts_handle },

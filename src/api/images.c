@@ -1,0 +1,788 @@
+/* POST /v1/images/generations: DALL·E-compatible drawing (protocol spec 8.6).
+ *
+ * One stream call to the drawing assistant (or the agent named by model) on a
+ * leased account, like a chat answer: prompt "请画：<prompt>" unless it already
+ * contains 画, the size as the upstream aspect ratio when one fits. Every
+ * distinct image URL of the answer is kept (image items in any part state, in
+ * arrival order: today's drawing sends four, out of order), plus "(https://…)"
+ * URLs in finished text. The lease ends with the stream; the conversation is
+ * deleted. response_format b64_json then downloads each image through
+ * net/fetch (the same SSRF guard and size cap as attachments).
+ *
+ * Lifetime as in chat.c: the job has a client holder (api_req) and upstream
+ * holders (lease wait, token wait, stream call, downloads) and is freed when
+ * all are gone, never inside someone else's callback. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "config.h"
+#include "glm/accounts.h"
+#include "glm/conversation.h"
+#include "glm/models.h"
+#include "glm/request.h"
+#include "glm/session.h"
+#include "glm/upload.h"
+#include "http/server.h"
+#include "log.h"
+#include "net/fetch.h"
+#include "net/upcall.h"
+#include "stream/sse.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/xalloc.h"
+
+#define IMAGES_MAX_N 4
+#define IMAGES_MAX_URLS 64          /* distinct URLs kept from one answer */
+#define IMAGES_MAX_URL_LEN 4096
+
+enum draw_state { DRAW_RUNNING, DRAW_DONE, DRAW_FILTERED, DRAW_FAILED };
+
+struct img_job;
+
+struct img_fetch {
+    struct img_job *j;
+    struct fetch *f;
+    unsigned char *data;
+    size_t len;
+};
+
+struct img_job {
+    struct api_req *a;            /* NULL once the reply was sent */
+    char rid[48];
+    char *prompt;                 /* what chatglm.cn receives */
+    char assistant[65];
+    int agent;                    /* model named the assistant */
+    long n;
+    int b64;
+    const char *aspect;           /* upstream aspect ratio, or NULL */
+    long long created;
+    /* accounts, as in chat.c */
+    struct account **cands;
+    size_t ncands;
+    struct account **tried;
+    size_t ntried;
+    struct account *account;
+    struct account_wait *lwait;
+    struct session_wait *wait;
+    char *token;
+    char *access;
+    char fp[7];
+    int retried_auth;
+    struct timespec t0;
+    int last_status;
+    char last_code[40];
+    char last_msg[512];
+    /* the drawing */
+    struct upcall *call;
+    struct sse_parser *sse;
+    int streaming;
+    unsigned long frames;
+    int terminal;
+    enum draw_state state;
+    char conv[64];
+    char note[512];               /* the moderation notice or the upstream error */
+    json_t *urls;                 /* distinct image URLs, in arrival order */
+    /* b64_json downloads */
+    struct img_fetch *fetches;
+    size_t nfetch;
+    int fetch_failed;
+    int client_gone;
+    struct event *reaper;
+};
+
+static void job_maybe_free(struct img_job *j);
+static void acquire(struct img_job *j);
+static void start_upstream(struct img_job *j);
+static void client_error(struct img_job *j, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void release(struct img_job *j, enum account_outcome o)
+{
+    if (!j->account)
+        return;
+    accounts_release(app.accounts, j->account, o, NULL);
+    j->account = NULL;
+}
+
+static int fetches_running(const struct img_job *j)
+{
+    for (size_t i = 0; i < j->nfetch; i++)
+        if (j->fetches[i].f)
+            return 1;
+    return 0;
+}
+
+static void cancel_fetches(struct img_job *j)
+{
+    for (size_t i = 0; i < j->nfetch; i++) {
+        fetch_cancel(j->fetches[i].f);
+        j->fetches[i].f = NULL;
+    }
+}
+
+static void job_free(struct img_job *j)
+{
+    app.active_jobs--;
+    release(j, ACCOUNT_NEUTRAL);
+    free(j->prompt);
+    free(j->token);
+    free(j->access);
+    sse_parser_free(j->sse);
+    json_decref(j->urls);
+    for (size_t i = 0; i < j->nfetch; i++)
+        free(j->fetches[i].data);
+    free(j->fetches);
+    for (size_t i = 0; i < j->ncands; i++)
+        accounts_unref(app.accounts, j->cands[i]);
+    free(j->cands);
+    free(j->tried);
+    event_free(j->reaper);
+    free(j);
+}
+
+static void job_maybe_free(struct img_job *j)
+{
+    if (j->a || j->lwait || j->wait || j->call || fetches_running(j))
+        return;
+    job_free(j);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct img_job *j = arg;
+    if (j->client_gone && j->a) {
+        /* The client left: stop everything at once. */
+        accounts_wait_cancel(j->lwait);
+        j->lwait = NULL;
+        session_wait_cancel(j->wait);
+        j->wait = NULL;
+        upcall_cancel(j->call);
+        j->call = NULL;
+        cancel_fetches(j);
+        release(j, ACCOUNT_NEUTRAL);
+        api_stream_end(j->a); /* frees the orphaned request */
+        j->a = NULL;
+    }
+    job_maybe_free(j);
+}
+
+static void schedule_reap(struct img_job *j)
+{
+    event_active(j->reaper, EV_TIMEOUT, 0);
+}
+
+static void on_close(struct api_req *a, void *arg)
+{
+    (void)a;
+    struct img_job *j = arg;
+    if (j->client_gone)
+        return;
+    j->client_gone = 1;
+    LOGR(LOG_INFO, j->rid, "client went away; cancelling the drawing");
+    schedule_reap(j);
+}
+
+static void client_error(struct img_job *j, int status, const char *code, const char *fmt, ...)
+{
+    if (!j->a)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (status == 429) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
+        http_req_add_header(j->a->req, "Retry-After", ra);
+    }
+    api_error(j->a, status, NULL, code, "%s", msg);
+    j->a = NULL;
+}
+
+static double job_elapsed(const struct img_job *j)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - j->t0.tv_sec) + (double)(now.tv_nsec - j->t0.tv_nsec) / 1e9;
+}
+
+/* The account failed before any frame: try another while attempts and time
+ * allow, else report. */
+static void fail_over(struct img_job *j, enum account_outcome o, int status, const char *code,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void fail_over(struct img_job *j, enum account_outcome o, int status, const char *code,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->last_msg, sizeof(j->last_msg), fmt, ap);
+    va_end(ap);
+    j->last_status = status;
+    snprintf(j->last_code, sizeof(j->last_code), "%s", code);
+    if (j->account) {
+        j->tried = xrealloc(j->tried, (j->ntried + 1) * sizeof(*j->tried));
+        j->tried[j->ntried++] = j->account;
+    }
+    if (j->account) {
+        accounts_release(app.accounts, j->account, o, j->last_msg);
+        j->account = NULL;
+    }
+    if (!j->a || j->client_gone)
+        return;
+    if (j->ntried < (size_t)cfg.failover_attempts && job_elapsed(j) < cfg.failover_time) {
+        LOGR(LOG_INFO, j->rid, "account %s failed (%s); trying another", j->fp, j->last_msg);
+        j->retried_auth = 0;
+        acquire(j);
+        return;
+    }
+    client_error(j, status, code, "%s", j->last_msg);
+}
+
+/* ---- the answer ---------------------------------------------------------- */
+
+static void add_url(struct img_job *j, const char *url, size_t len)
+{
+    if (len < 8 || len > IMAGES_MAX_URL_LEN || json_array_size(j->urls) >= IMAGES_MAX_URLS)
+        return;
+    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+        return;
+    size_t i;
+    json_t *u;
+    json_array_foreach(j->urls, i, u)
+        if (json_string_length(u) == len && memcmp(json_string_value(u), url, len) == 0)
+            return;
+    json_array_append_new(j->urls, json_stringn(url, len));
+}
+
+/* "(https://…)" in finished text: some agents answer with markdown links. */
+static void scan_text(struct img_job *j, const char *s)
+{
+    for (const char *p = strchr(s, '('); p; p = strchr(p + 1, '(')) {
+        const char *u = p + 1;
+        if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
+            continue;
+        size_t n = strcspn(u, ") \t\r\n\"<>");
+        if (u[n] == ')')
+            add_url(j, u, n);
+    }
+}
+
+static void on_frame(struct img_job *j, json_t *f)
+{
+    const char *conv = json_string_value(json_object_get(f, "conversation_id"));
+    if (conv && !j->conv[0] && strlen(conv) < sizeof(j->conv))
+        snprintf(j->conv, sizeof(j->conv), "%s", conv);
+    const char *status = json_string_value(json_object_get(f, "status"));
+    int top_finish = status && strcmp(status, "finish") == 0;
+    size_t i, k;
+    json_t *part, *item;
+    json_array_foreach(json_object_get(f, "parts"), i, part) {
+        const char *ps = json_string_value(json_object_get(part, "status"));
+        if (ps && strcmp(ps, "intervene") == 0)
+            j->state = DRAW_FILTERED;
+        int finished = top_finish || (ps && strcmp(ps, "finish") == 0);
+        json_array_foreach(json_object_get(part, "content"), k, item) {
+            const char *type = json_string_value(json_object_get(item, "type"));
+            if (!type)
+                continue;
+            if (strcmp(type, "image") == 0) {
+                size_t m;
+                json_t *img;
+                json_array_foreach(json_object_get(item, "image"), m, img) {
+                    json_t *url = json_object_get(img, "image_url");
+                    if (json_is_string(url))
+                        add_url(j, json_string_value(url), json_string_length(url));
+                }
+            } else if (strcmp(type, "text") == 0 && finished) {
+                const char *text = json_string_value(json_object_get(item, "text"));
+                if (text)
+                    scan_text(j, text);
+            }
+        }
+    }
+    if (status && strcmp(status, "intervene") == 0)
+        j->state = DRAW_FILTERED;
+    if (j->state == DRAW_FILTERED) {
+        const char *t = json_string_value(
+            json_object_get(json_object_get(f, "last_error"), "intervene_text"));
+        if (t && !j->note[0])
+            snprintf(j->note, sizeof(j->note), "%s", t);
+    } else if (status && strcmp(status, "error") == 0) {
+        j->state = DRAW_FAILED;
+        json_t *e = json_object_get(f, "error");
+        snprintf(j->note, sizeof(j->note), "%lld: %s",
+                 (long long)json_integer_value(json_object_get(e, "error_code")),
+                 json_string_value(json_object_get(e, "err_msg"))
+                     ? json_string_value(json_object_get(e, "err_msg")) : "unknown");
+    } else if (top_finish) {
+        j->state = DRAW_DONE;
+    }
+    if (j->state != DRAW_RUNNING)
+        j->terminal = 1;
+}
+
+static int on_event(void *arg, const char *event, const char *data, size_t len)
+{
+    struct img_job *j = arg;
+    if (j->terminal || (event[0] && strcmp(event, "message") != 0))
+        return 0;
+    json_t *f = json_loadb(data, len, 0, NULL);
+    if (json_is_object(f)) {
+        j->frames++;
+        on_frame(j, f);
+    }
+    json_decref(f);
+    return 0;
+}
+
+static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype, void *arg)
+{
+    (void)c;
+    struct img_job *j = arg;
+    if (status == 200 && strstr(ctype, "text/event-stream")) {
+        j->streaming = 1;
+        return UPCALL_STREAM;
+    }
+    return UPCALL_COLLECT;
+}
+
+static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
+{
+    (void)c;
+    struct img_job *j = arg;
+    if (j->client_gone)
+        return UPCALL_ABORT;
+    if (sse_feed(j->sse, data, len, on_event, j) == SSE_TOO_LONG)
+        return UPCALL_ABORT;
+    /* The last frame is in: the rest of the transfer is of no use. */
+    return j->terminal ? UPCALL_ABORT : UPCALL_CONTINUE;
+}
+
+/* ---- the reply ---------------------------------------------------------- */
+
+static void reply_urls(struct img_job *j)
+{
+    json_t *data = json_array();
+    for (size_t i = 0; i < json_array_size(j->urls) && i < (size_t)j->n; i++)
+        json_array_append_new(data, json_pack("{s:O}", "url", json_array_get(j->urls, i)));
+    json_t *root = json_pack("{s:I, s:o}", "created", (json_int_t)j->created, "data", data);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    api_reply_json(j->a, 200, s);
+    free(s);
+    j->a = NULL;
+}
+
+static void reply_b64(struct img_job *j)
+{
+    size_t total = 256;
+    for (size_t i = 0; i < j->nfetch; i++)
+        total += j->fetches[i].len / 3 * 4 + 64;
+    struct buf b;
+    buf_init(&b, total);
+    int rc = buf_printf(&b, "{\"created\":%lld,\"data\":[", j->created);
+    for (size_t i = 0; i < j->nfetch && rc == 0; i++) {
+        size_t n;
+        char *enc = crypto_base64_encode(j->fetches[i].data, j->fetches[i].len, &n);
+        free(j->fetches[i].data);
+        j->fetches[i].data = NULL;
+        /* Base64 needs no JSON escaping. */
+        rc = buf_puts(&b, i ? ",{\"b64_json\":\"" : "{\"b64_json\":\"");
+        if (rc == 0)
+            rc = buf_append(&b, enc, n);
+        if (rc == 0)
+            rc = buf_puts(&b, "\"}");
+        free(enc);
+    }
+    if (rc == 0)
+        rc = buf_puts(&b, "]}");
+    if (rc < 0)
+        client_error(j, 500, NULL, "the images do not fit the reply buffer");
+    else
+        api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
+    buf_cleanup(&b);
+    j->a = NULL;
+}
+
+static void on_image(void *arg, struct fetch_result *r)
+{
+    struct img_fetch *slot = arg;
+    struct img_job *j = slot->j;
+    slot->f = NULL;
+    if (r->status == FETCH_OK) {
+        slot->data = r->data;
+        slot->len = r->len;
+        r->data = NULL;
+    } else if (!j->fetch_failed) {
+        j->fetch_failed = 1;
+        cancel_fetches(j);
+        client_error(j, 502, "image_download_failed", "could not download the image for "
+                     "b64_json: %s", r->error);
+    }
+    if (!fetches_running(j) && j->a && !j->client_gone)
+        reply_b64(j);
+    job_maybe_free(j);
+}
+
+static void start_downloads(struct img_job *j)
+{
+    size_t n = json_array_size(j->urls);
+    if (n > (size_t)j->n)
+        n = (size_t)j->n;
+    j->fetches = xcalloc(n, sizeof(*j->fetches));
+    j->nfetch = n;
+    struct fetch_opts fo;
+    upload_fetch_opts(&fo, j->rid);
+    for (size_t i = 0; i < n; i++) {
+        j->fetches[i].j = j;
+        j->fetches[i].f = fetch_start(app.curl, json_string_value(json_array_get(j->urls, i)),
+                                      &fo, on_image, &j->fetches[i]);
+        if (!j->fetches[i].f) {
+            cancel_fetches(j);
+            client_error(j, 500, NULL, "could not start the image downloads");
+            return;
+        }
+    }
+}
+
+/* The stream is over (complete or not): lease, deletion, then the reply. */
+static void finish_drawing(struct img_job *j, enum upcall_result res)
+{
+    release(j, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
+               : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
+                                                           : ACCOUNT_TRANSIENT);
+    if (j->conv[0] && j->access && strcmp(cfg.delete_policy, "never") != 0)
+        glm_conversation_delete(j->access, j->assistant, j->conv, j->rid);
+    size_t found = json_array_size(j->urls);
+    LOGR(LOG_DEBUG, j->rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
+         found, j->frames);
+    if (j->state == DRAW_FILTERED) {
+        client_error(j, 400, "content_policy_violation",
+                     "chatglm.cn refused to draw this prompt (moderation)%s%s",
+                     j->note[0] ? ": " : "", j->note);
+    } else if (found == 0) {
+        if (j->state == DRAW_FAILED)
+            client_error(j, 502, "upstream_error",
+                         "chatglm.cn stopped the drawing with an error (%s) before any image",
+                         j->note);
+        else if (j->state == DRAW_RUNNING)
+            client_error(j, 502, "upstream_truncated",
+                         "the answer of chatglm.cn broke off before any image (%s)",
+                         res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
+        else
+            client_error(j, 502, "no_image",
+                         "chatglm.cn finished its answer without producing an image: the "
+                         "assistant %s answered with text only; try a clearer drawing prompt",
+                         j->assistant);
+    } else if (!j->b64) {
+        reply_urls(j);
+    } else {
+        start_downloads(j);
+    }
+}
+
+/* A non-SSE answer of the stream endpoint. */
+static void upstream_error_answer(struct img_job *j, long status, const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *st = json_object_get(root, "status");
+    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
+    json_decref(root);
+    if (status == 401 || code == 40103 || code == 40102) {
+        if (!j->retried_auth) {
+            j->retried_auth = 1;
+            session_invalidate(app.sessions, j->token, j->access);
+            start_upstream(j);
+            return;
+        }
+        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                  "chatglm.cn refused this account's login (HTTP %ld, %lld): log in to "
+                  "chatglm.cn again and copy the chatglm_refresh_token cookie", status, code);
+    } else if (status == 429 || code == 10061) {
+        fail_over(j, ACCOUNT_BUSY, 429, "account_busy",
+                  "chatglm.cn says the account is busy (10061); retry shortly, or give several "
+                  "tokens");
+    } else if (code == 40012 || status >= 500) {
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error",
+                  "chatglm.cn failed (HTTP %ld, %lld)", status, code);
+    } else if (status == 200 && j->agent) {
+        release(j, ACCOUNT_NEUTRAL);
+        client_error(j, 404, "model_not_found", "chatglm.cn has no assistant (agent) with id %s",
+                     j->assistant);
+    } else {
+        release(j, ACCOUNT_NEUTRAL);
+        client_error(j, 502, "upstream_error",
+                     "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
+                     code);
+    }
+}
+
+static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+                    size_t len, void *arg)
+{
+    struct img_job *j = arg;
+    j->call = NULL;
+    if (j->client_gone) {
+        release(j, ACCOUNT_NEUTRAL);
+    } else if (j->streaming && (j->terminal || j->frames)) {
+        if (!j->terminal)
+            (void)sse_finish(j->sse, on_event, j);
+        finish_drawing(j, res);
+    } else if (j->streaming && res == UPCALL_OK) {
+        release(j, ACCOUNT_NEUTRAL);
+        client_error(j, 502, "empty_answer", "chatglm.cn sent an empty answer");
+    } else if (res == UPCALL_OK) {
+        upstream_error_answer(j, status, body, len);
+    } else if (res == UPCALL_TIMEOUT) {
+        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+                  "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
+    } else {
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
+                  "could not reach chatglm.cn: %s", upcall_error(c));
+    }
+    job_maybe_free(j);
+}
+
+static void start_draw(struct img_job *j)
+{
+    struct buf url;
+    buf_init(&url, 4096);
+    (void)glm_url(&url, cfg.path_stream);
+    char referer[512];
+    glm_referer(j->assistant, 0, referer, sizeof(referer));
+    char *body = glm_stream_body(j->assistant, "", j->prompt, NULL, 0, NULL, NULL);
+    if (j->aspect) {
+        /* The 2026 web app sends meta_data.cogview.aspect_ratio when drawing. */
+        json_t *root = json_loads(body, 0, NULL);
+        json_object_set_new(json_object_get(root, "meta_data"), "cogview",
+                            json_pack("{s:s}", "aspect_ratio", j->aspect));
+        free(body);
+        body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(root);
+    }
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(j->access, 1, referer, 1),
+        .body = body,
+        .body_len = strlen(body),
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = cfg.idle_timeout,
+        .max_body = 256 * 1024,
+    };
+    static const struct upcall_cbs cbs = { on_head, on_data, on_done };
+    sse_parser_free(j->sse);
+    j->sse = sse_parser_new((size_t)cfg.max_frame);
+    j->streaming = 0;
+    j->call = upcall_start(app.curl, &r, &cbs, j);
+    free(body);
+    buf_cleanup(&url);
+    if (!j->call) {
+        release(j, ACCOUNT_NEUTRAL);
+        client_error(j, 500, NULL, "could not start the upstream request");
+    }
+}
+
+static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
+{
+    struct img_job *j = arg;
+    j->wait = NULL;
+    switch (res) {
+    case SESSION_OK:
+        free(j->access);
+        j->access = xstrdup(access);
+        start_draw(j);
+        break;
+    case SESSION_REJECTED:
+        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                  "chatglm.cn rejected the refresh token of account %s: log in to chatglm.cn "
+                  "again and copy the chatglm_refresh_token cookie", j->fp);
+        break;
+    case SESSION_TIMEOUT:
+        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
+        break;
+    case SESSION_FAILED:
+        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
+        break;
+    }
+    /* Possibly called from inside session_get: check the holders later. */
+    schedule_reap(j);
+}
+
+static void start_upstream(struct img_job *j)
+{
+    j->wait = NULL;
+    struct session_wait *w = session_get(app.sessions, j->token, on_token, j);
+    if (w)
+        j->wait = w;
+}
+
+static void on_lease(void *arg, struct account *a, enum lease_error err)
+{
+    struct img_job *j = arg;
+    j->lwait = NULL;
+    if (err == LEASE_OK) {
+        j->account = a;
+        free(j->token);
+        j->token = xstrdup(account_token(a));
+        crypto_fingerprint(j->token, j->fp);
+        start_upstream(j);
+    } else if (err == LEASE_ALL_DEAD) {
+        client_error(j, 401, "invalid_refresh_token",
+                     "every account this request may use is dead (chatglm.cn rejected their "
+                     "refresh tokens): log in to chatglm.cn again and copy a new "
+                     "chatglm_refresh_token cookie");
+    } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
+        client_error(j, 429, "accounts_busy", "every account is busy; retry later");
+    } else if (j->last_status) {
+        client_error(j, j->last_status, j->last_code, "%s", j->last_msg);
+    } else {
+        client_error(j, 502, "upstream_error", "no usable account is left for this request");
+    }
+    schedule_reap(j);
+}
+
+static void acquire(struct img_job *j)
+{
+    struct account_wait *w = accounts_lease(app.accounts, j->cands, j->ncands, j->tried,
+                                            j->ntried, on_lease, j);
+    if (w)
+        j->lwait = w;
+}
+
+/* ---- the request -------------------------------------------------------- */
+
+/* "WxH" -> the nearest aspect ratio the site offers, when one is within 3%. */
+static const char *aspect_for(const char *size)
+{
+    static const struct {
+        int w, h;
+        const char *name;
+    } ratios[] = {
+        { 1, 1, "1:1" }, { 4, 3, "4:3" }, { 3, 4, "3:4" }, { 16, 9, "16:9" },
+        { 9, 16, "9:16" }, { 3, 2, "3:2" }, { 2, 3, "2:3" }, { 21, 9, "21:9" },
+    };
+    int w, h;
+    char extra;
+    if (sscanf(size, "%dx%d%c", &w, &h, &extra) != 2 || w <= 0 || h <= 0)
+        return NULL;
+    double r = (double)w / h;
+    for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+        double want = (double)ratios[i].w / ratios[i].h;
+        if (r / want > 0.97 && r / want < 1.03)
+            return ratios[i].name;
+    }
+    return NULL;
+}
+
+void images_handle(struct api_req *a)
+{
+    size_t len;
+    const char *body = http_req_body(a->req, &len);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        api_error(a, 400, NULL, "invalid_json",
+                  "the request body must be a JSON object (%s)", root ? "not an object" : jerr.text);
+        return;
+    }
+    json_t *prompt = json_object_get(root, "prompt");
+    json_t *model = json_object_get(root, "model");
+    json_t *n = json_object_get(root, "n");
+    json_t *size = json_object_get(root, "size");
+    json_t *fmt = json_object_get(root, "response_format");
+    const char *err_param = NULL, *err_code = "invalid_type", *err_msg = NULL;
+    if (!prompt || json_is_null(prompt)) {
+        err_param = "prompt";
+        err_code = "missing_required_parameter";
+        err_msg = "'prompt' is a required property";
+    } else if (!json_is_string(prompt) || !json_string_length(prompt)) {
+        err_param = "prompt";
+        err_msg = "'prompt' must be a non-empty string";
+    } else if (model && !json_is_null(model) && !json_is_string(model)) {
+        err_param = "model";
+        err_msg = "'model' must be a string";
+    } else if (n && !json_is_null(n) &&
+               (!json_is_integer(n) || json_integer_value(n) < 1 ||
+                json_integer_value(n) > IMAGES_MAX_N)) {
+        err_param = "n";
+        err_code = "invalid_value";
+        err_msg = "'n' must be an integer from 1 to 4 (chatglm.cn draws up to four images)";
+    } else if (size && !json_is_null(size) && !json_is_string(size)) {
+        err_param = "size";
+        err_msg = "'size' must be a string such as \"1024x1024\"";
+    } else if (fmt && !json_is_null(fmt) &&
+               (!json_is_string(fmt) || (strcmp(json_string_value(fmt), "url") != 0 &&
+                                         strcmp(json_string_value(fmt), "b64_json") != 0))) {
+        err_param = "response_format";
+        err_code = "invalid_value";
+        err_msg = "'response_format' must be \"url\" or \"b64_json\"";
+    }
+    if (err_msg) {
+        json_decref(root);
+        api_error(a, 400, err_param, err_code, "%s", err_msg);
+        return;
+    }
+    const char *model_name = json_is_string(model) && json_string_length(model)
+                                 ? json_string_value(model) : "cogview";
+    snprintf(a->model, sizeof(a->model), "%s", model_name);
+
+    struct account **cands = NULL;
+    size_t ncands = 0;
+    if (chat_accounts(a, &cands, &ncands) < 0) {
+        json_decref(root);
+        return;
+    }
+
+    struct img_job *j = xcalloc(1, sizeof(*j));
+    app.active_jobs++;
+    j->a = a;
+    clock_gettime(CLOCK_MONOTONIC, &j->t0);
+    snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
+    j->cands = cands;
+    j->ncands = ncands;
+    j->created = time(NULL);
+    j->n = json_is_integer(n) ? (long)json_integer_value(n) : 1;
+    j->b64 = json_is_string(fmt) && strcmp(json_string_value(fmt), "b64_json") == 0;
+    j->aspect = json_is_string(size) ? aspect_for(json_string_value(size)) : NULL;
+    j->urls = json_array();
+    j->reaper = event_new(app.base, -1, 0, reap_cb, j);
+
+    /* An agent id (or a name of the model table) draws with that assistant;
+     * any other name with the drawing assistant. */
+    struct model_route route;
+    if (models_resolve(model_name, cfg.default_assistant, cfg.models, &route) == 0 &&
+        strcmp(route.assistant_id, cfg.default_assistant) != 0) {
+        snprintf(j->assistant, sizeof(j->assistant), "%s", route.assistant_id);
+        j->agent = route.agent;
+    } else {
+        snprintf(j->assistant, sizeof(j->assistant), "%s", cfg.drawing_assistant);
+    }
+    const char *p = json_string_value(prompt);
+    if (strstr(p, "画")) {
+        j->prompt = xstrdup(p);
+    } else {
+        j->prompt = xmalloc(strlen(p) + 16);
+        sprintf(j->prompt, "请画：%s", p);
+    }
+    json_decref(root);
+
+    LOGR(LOG_DEBUG, j->rid, "images assistant=%s n=%ld b64=%d aspect=%s accounts=%zu",
+         j->assistant, j->n, j->b64, j->aspect ? j->aspect : "-", j->ncands);
+    api_watch(a, on_close, NULL, j);
+    acquire(j);
+}
