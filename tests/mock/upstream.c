@@ -420,7 +420,9 @@ static void handle_upload(struct evhttp_request *req)
     size_t len;
     const char *body = mock_body(req, &len);
     struct mock_part part;
-    if (mock_multipart_find(mock_header(req, "Content-Type"), body, len, "file", &part) < 0) {
+    /* The server must send a filename and a Content-Type with the part. */
+    if (mock_multipart_find(mock_header(req, "Content-Type"), body, len, "file", &part) < 0 ||
+        !part.filename[0] || !part.content_type[0]) {
         mock_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 40001, "message",
                                             "bad request(40001)"));
         return;
