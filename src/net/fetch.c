@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "net/curl_loop.h"
 #include "net/upcall.h"
 #include "util/xalloc.h"
@@ -550,6 +551,10 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 
 static void finish(struct fetch *f, struct fetch_result *r)
 {
+    if (r->status == FETCH_REFUSED || r->status == FETCH_BAD_URL || r->status == FETCH_TOO_BIG)
+        metrics_fetch_refused(r->status == FETCH_REFUSED   ? "forbidden-address"
+                              : r->status == FETCH_BAD_URL ? "bad-url"
+                                                           : "too-big");
     int handed = r->data != NULL;
     f->done(f->arg, r);
     if (handed && !r->data)

@@ -435,6 +435,25 @@ describe('/metrics', () => {
     }
   });
 
+  test('counts fetch refusals (an attachment URL on a loopback address)', async () => {
+    const server = await startServer(mock.url);
+    try {
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${newToken('fetch')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'glm-4', messages: [{ role: 'user', content: [
+          { type: 'text', text: 'what is this?' },
+          { type: 'image_url', image_url: { url: 'http://127.0.0.1:9/secret.png' } }] }] }),
+      });
+      assert.ok(res.status >= 400, `refused (${res.status})`);
+      await res.text();
+      const m = parsePrometheus((await scrape(server.url)).text).samples;
+      assert.equal(m.get('glm_fetch_refusals_total{reason="forbidden-address"}'), 1);
+    } finally {
+      assertCleanExit(await server.stop(), 'server');
+    }
+  });
+
   test('counts an SSE stream as active while it runs', async () => {
     const server = await startServer(mock.url);
     try {
