@@ -7,8 +7,10 @@
  *   full    framer + renderer + OpenAI chunk JSON + token estimate, as in
  *           src/api/chat.c's relay()
  *
- *   replay [-m sse|render|full] [-p auto|v1|v2] [-c chunk] [-r repeat] FILE
+ *   replay [-m sse|render|full] [-p auto|v1|v2] [-f 1|0] [-c chunk] [-r repeat] FILE
  *
+ * -f 0 turns the renderer's fast path off (every frame through jansson), to
+ * compare costs and check that both give the same digest.
  * Prints one line: "<mode> bytes=N events=N out=N cpu_s=X digest=H". The
  * digest (FNV-1a of the produced text) lets two builds be compared for
  * byte-identical output. Also the program to run under callgrind. */
@@ -134,9 +136,11 @@ int main(int argc, char **argv)
             chunk = strtoul(v, NULL, 10);
         else if (strcmp(argv[i], "-r") == 0)
             repeat = atoi(v);
+        else if (strcmp(argv[i], "-f") == 0)
+            render_set_fast_path(atoi(v));
     }
     if (i != argc - 1 || !chunk || repeat < 1) {
-        fprintf(stderr, "usage: replay [-m sse|render|full] [-p auto|v1|v2] [-c chunk] "
+        fprintf(stderr, "usage: replay [-m sse|render|full] [-p auto|v1|v2] [-f 1|0] [-c chunk] "
                         "[-r repeat] FILE\n");
         return 2;
     }

@@ -26,6 +26,7 @@
 #define RENDER_MAX_PARTS 1024           /* more parts than this: RENDER_TOO_LONG */
 #define RENDER_MAX_ITEMS 256            /* content items per part, likewise */
 #define RENDER_MAX_IMAGES 1024          /* distinct image URLs, likewise */
+#define PART_KEY_MAX 160
 /* The longest citation marker, and so the most text ever held back. */
 #define MARKER_MAX 64
 
@@ -64,6 +65,10 @@ struct item {
     enum value_mode mode;
     unsigned long serial;   /* identity of this item in the answer (0: none) */
     struct buf acc;         /* raw text received so far, markers included */
+    /* The fast path: the JSON-escaped form of acc, exactly as it came, while
+     * raw_ok (only frames read by the fast path keep it up to date). */
+    struct buf raw;
+    int raw_ok;
 };
 
 struct part {
@@ -114,6 +119,10 @@ struct render {
     struct buf footer;      /* "title - url" lines for RENDER_SEARCH_FOOTER */
     int intervened;         /* a part had status "intervene" */
     char *part_intervene_text;
+
+    int fast;               /* frames go through the fast path first */
+    size_t raw_max;         /* cap of one item's raw JSON text */
+    struct fview *fv;       /* the fast path's view of a frame (reused) */
 };
 
 /* ---- output ---- */
@@ -431,8 +440,10 @@ static int prefix_of(const struct buf *a, const char *v, size_t n)
 }
 
 /* What is new in value v of a text-like item. final: the part finishes with
- * this value, which is then the whole text. */
-static void item_update(struct render *r, struct item *it, const char *v, size_t n, int final,
+ * this value, which is then the whole text. Returns where in v the new text
+ * starts (0, or the length of what the item had), or -1 when nothing was
+ * added. */
+static long item_update(struct render *r, struct item *it, const char *v, size_t n, int final,
                         const char **d, size_t *dn)
 {
     struct buf *a = &it->acc;
@@ -447,11 +458,11 @@ static void item_update(struct render *r, struct item *it, const char *v, size_t
          * what was emitted cannot be added without repeating, so it adds
          * nothing. */
         if (!prefix_of(a, v, n))
-            return;
+            return -1;
         from = a->len;
     } else {
         if (!n)
-            return;
+            return -1;
         if (r->opts.profile == RENDER_PROFILE_V1)
             mode = MODE_CUMULATIVE;
         else if (r->opts.profile == RENDER_PROFILE_V2)
@@ -460,29 +471,33 @@ static void item_update(struct render *r, struct item *it, const char *v, size_t
             /* AUTO: the first value is taken as is; the next one that differs
              * from it decides for the rest of the item. */
             if (n == a->len && memcmp(v, a->data, n) == 0)
-                return;
+                return -1;
             mode = it->mode = prefix_of(a, v, n) ? MODE_CUMULATIVE : MODE_DELTA;
         }
         if (mode == MODE_CUMULATIVE) {
             /* A value that diverges from the text emitted (or repeats it) has
              * nothing new until it extends that text again. */
             if (!prefix_of(a, v, n))
-                return;
+                return -1;
             from = a->len;
         }
     }
     if (buf_append(a, v + from, n - from) < 0) {
         r->state = RENDER_TOO_LONG;
-        return;
+        return -1;
     }
     *d = v + from;
     *dn = n - from;
+    return (long)from;
 }
 
 static void item_reset(struct render *r, struct item *it, enum item_kind kind)
 {
     buf_cleanup(&it->acc);
     buf_init(&it->acc, r->acc_max);
+    buf_cleanup(&it->raw);
+    buf_init(&it->raw, r->raw_max);
+    it->raw_ok = 1;
     it->kind = kind;
     it->mode = MODE_UNDECIDED;
     it->serial = ++r->next_serial;
@@ -613,6 +628,40 @@ static void search_render(struct render *r, struct part *pt, json_t *jpart, enum
         pt->search_taken = n;
 }
 
+/* The item at idx of a part, made a fresh one of this kind when it was of
+ * another; NULL past RENDER_MAX_ITEMS (the answer is then too long). */
+static struct item *item_at(struct render *r, struct part *pt, size_t idx, enum item_kind kind)
+{
+    if (idx >= RENDER_MAX_ITEMS) {
+        r->state = RENDER_TOO_LONG;
+        return NULL;
+    }
+    if (idx >= pt->nitems) {
+        pt->items = xrealloc(pt->items, (idx + 1) * sizeof(*pt->items));
+        memset(pt->items + pt->nitems, 0, (idx + 1 - pt->nitems) * sizeof(*pt->items));
+        pt->nitems = idx + 1;
+    }
+
+    struct item *it = &pt->items[idx];
+    if (it->kind != kind)
+        item_reset(r, it, kind);
+    return it;
+}
+
+/* The new text of a text, think or code item goes out. */
+static void item_emit(struct render *r, struct part *pt, const struct item *it, const char *d,
+                      size_t dn)
+{
+    if (!dn)
+        return;
+    if (it->kind == ITEM_TEXT)
+        filter_push(r, it->serial, pt, d, dn);
+    else if (it->kind == ITEM_THINK)
+        think_emit(r, d, dn);
+    else
+        code_emit(r, pt, d, dn);
+}
+
 static void item_process(struct render *r, struct part *pt, size_t idx, json_t *jitem,
                          json_t *jpart, int final)
 {
@@ -646,45 +695,37 @@ static void item_process(struct render *r, struct part *pt, size_t idx, json_t *
     const char *v = json_string_value(jv);
     if (!v)
         return;
-    if (idx >= RENDER_MAX_ITEMS) {
-        r->state = RENDER_TOO_LONG;
+    struct item *it = item_at(r, pt, idx, kind);
+    if (!it)
         return;
-    }
-    if (idx >= pt->nitems) {
-        pt->items = xrealloc(pt->items, (idx + 1) * sizeof(*pt->items));
-        memset(pt->items + pt->nitems, 0, (idx + 1 - pt->nitems) * sizeof(*pt->items));
-        pt->nitems = idx + 1;
-    }
-
-    struct item *it = &pt->items[idx];
-    if (it->kind != kind)
-        item_reset(r, it, kind);
 
     const char *d;
     size_t dn;
-    item_update(r, it, v, json_string_length(jv), final, &d, &dn);
-    if (!dn)
-        return;
-    if (kind == ITEM_TEXT)
-        filter_push(r, it->serial, pt, d, dn);
-    else if (kind == ITEM_THINK)
-        think_emit(r, d, dn);
-    else
-        code_emit(r, pt, d, dn);
+    if (item_update(r, it, v, json_string_length(jv), final, &d, &dn) >= 0)
+        it->raw_ok = 0; /* acc changed without its raw form */
+    item_emit(r, pt, it, d, dn);
 }
 
 /* ---- parts ---- */
 
-static struct part *part_get(struct render *r, const char *key)
+/* The part of this key, or NULL; changes nothing. */
+static struct part *part_find(const struct render *r, const char *key)
 {
-    struct part *pt;
-
     if (r->last_part && strcmp(r->last_part->key, key) == 0)
         return r->last_part;
     for (size_t i = 0; i < r->nparts; i++) {
         if (strcmp(r->parts[i]->key, key) == 0)
-            return r->last_part = r->parts[i];
+            return r->parts[i];
     }
+    return NULL;
+}
+
+static struct part *part_get(struct render *r, const char *key)
+{
+    struct part *pt = part_find(r, key);
+
+    if (pt)
+        return r->last_part = pt;
     if (r->nparts == RENDER_MAX_PARTS)
         return NULL;
     if (r->nparts == r->parts_cap) {
@@ -701,8 +742,10 @@ static void part_free(struct part *pt)
 {
     if (!pt)
         return;
-    for (size_t i = 0; i < pt->nitems; i++)
+    for (size_t i = 0; i < pt->nitems; i++) {
         buf_cleanup(&pt->items[i].acc);
+        buf_cleanup(&pt->items[i].raw);
+    }
     free(pt->items);
     free(pt->key);
     free(pt);
@@ -721,22 +764,29 @@ static void part_finish(struct render *r, struct part *pt)
         r->last = PIECE_CODE;
     }
     pt->finished = 1;
-    for (size_t i = 0; i < pt->nitems; i++)
+    for (size_t i = 0; i < pt->nitems; i++) {
         buf_cleanup(&pt->items[i].acc);
+        buf_cleanup(&pt->items[i].raw);
+        pt->items[i].raw_ok = 0;
+    }
+}
+
+/* Parts are named by logic_id; one without it by its id and its place. */
+static void part_key(char key[PART_KEY_MAX], const char *logic_id, const char *id, size_t index)
+{
+    if (logic_id)
+        snprintf(key, PART_KEY_MAX, "%.150s", logic_id);
+    else
+        snprintf(key, PART_KEY_MAX, "\x01%.128s#%zu", id ? id : "", index);
 }
 
 static void part_process(struct render *r, json_t *jpart, size_t index)
 {
     const char *logic_id = json_string_value(json_object_get(jpart, "logic_id"));
     const char *status = json_string_value(json_object_get(jpart, "status"));
-    char key[160];
+    char key[PART_KEY_MAX];
 
-    if (logic_id) {
-        snprintf(key, sizeof(key), "%.150s", logic_id);
-    } else {
-        const char *id = json_string_value(json_object_get(jpart, "id"));
-        snprintf(key, sizeof(key), "\x01%.128s#%zu", id ? id : "", index);
-    }
+    part_key(key, logic_id, json_string_value(json_object_get(jpart, "id")), index);
 
     struct part *pt = part_get(r, key);
     if (!pt) {
@@ -778,12 +828,15 @@ static void out_settle(struct render *r)
     }
 }
 
-static void id_take(char **dst, json_t *v)
+static void id_take_str(char **dst, const char *s)
 {
-    const char *s = json_string_value(v);
-
     if (!*dst && s && *s)
         *dst = xstrdup(s);
+}
+
+static void id_take(char **dst, json_t *v)
+{
+    id_take_str(dst, json_string_value(v));
 }
 
 static void error_take(struct render *r, json_t *root)
@@ -830,6 +883,831 @@ static void render_close(struct render *r, enum render_state st, json_t *root)
         r->state = st;
 }
 
+
+/* ---- the fast path ----
+ *
+ * A v1 answer repeats its whole text in every frame: 2,000 frames of a
+ * 100 KB answer are 100 MB of JSON, and a DOM parse of each frame (jansson
+ * decodes and copies every string) costs over a second. The fast path reads
+ * a frame with a small scanner that keeps strings as raw slices of the
+ * frame, and decodes the value of a text item only past the raw bytes that
+ * item already received: decode(a + b) == decode(a) + decode(b) when a and b
+ * are both whole JSON string bodies, and a JSON-valid prefix needs no second
+ * check. So a frame costs a memchr and a memcmp over the repeated text, plus
+ * the work on what is new.
+ *
+ * It accepts only what it can read exactly as jansson would (same strings,
+ * same last-duplicate-key-wins objects, same validity) and only frames made
+ * of text, think and code items; anything else (tool output, images, search
+ * results, intervene, error, unusual numbers, deep nesting, invalid JSON)
+ * goes to the DOM path above before anything changed. The scanner first
+ * reads and checks the whole frame, then the frame is applied with the same
+ * helpers the DOM path uses. tests/unit/test_render.c compares the two on
+ * random frames. */
+
+#define FV_MAX_PARTS 1024       /* parts (and items) of one frame the view holds */
+#define FV_MAX_ITEMS 4096
+#define FV_MAX_DEPTH 64         /* nesting; jansson allows 2048 */
+#define FV_NAME_MAX 16          /* longest member name the scanner looks for, + 1 */
+
+enum { FV_TEXT, FV_THINK, FV_CODE, FV_FIELDS };
+
+/* A JSON string: its body (between the quotes), raw. p is NULL when the
+ * member is absent or its value is not a string. */
+struct fv_str {
+    const char *p;
+    size_t n;
+};
+
+struct fv_item {
+    int obj;                    /* the element is an object */
+    struct fv_str type;
+    long hot[FV_FIELDS];        /* the text/think/code value: index in hot, or -1 */
+    enum item_kind kind;        /* set by the check */
+    long value;                 /* the hot string the kind reads, or -1 */
+};
+
+struct fv_part {
+    int obj;
+    struct fv_str logic_id, id, status;
+    size_t first, nitems;       /* its content items in fview.items */
+    int final;                  /* set by the check: status "finish" */
+    char key[PART_KEY_MAX];     /* set by the check */
+};
+
+/* Every text/think/code string of the frame, also one a later duplicate
+ * member replaced: jansson checks them all. */
+struct fv_hot {
+    const char *p;
+    size_t n;
+    size_t part, item;          /* where it was: part index, index in content */
+};
+
+struct fview {
+    struct fv_str conv, assistant, status;
+    struct fv_part *parts;
+    size_t nparts, parts_cap;
+    struct fv_item *items;
+    size_t nitems, items_cap;
+    struct fv_hot *hot;
+    size_t nhot, hot_cap;
+    struct buf tmp;             /* decoded strings */
+};
+
+static int fast_default = 1;
+
+void render_set_fast_path(int on)
+{
+    fast_default = on;
+}
+
+static void fview_free(struct fview *fv)
+{
+    if (!fv)
+        return;
+    free(fv->parts);
+    free(fv->items);
+    free(fv->hot);
+    buf_cleanup(&fv->tmp);
+    free(fv);
+}
+
+/* Room for one more element of a view array; -1 past max. */
+static int fv_grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
+{
+    if (n < *cap)
+        return 0;
+    if (n >= max)
+        return -1;
+    *cap = *cap ? 2 * *cap : 8;
+    if (*cap > max)
+        *cap = max;
+    *v = xrealloc(*v, *cap * size);
+    return 0;
+}
+
+/* ---- JSON strings, exactly as jansson reads them ---- */
+
+static int hex4(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+
+    if (n < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = (unsigned char)s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Length of the strict UTF-8 sequence at s (no overlong forms, surrogates or
+ * code points past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+    size_t k;
+
+    if (c >= 0xc2 && c <= 0xdf)
+        k = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        k = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+        k = 4;
+    else
+        return 0;
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (n < k || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return k;
+}
+
+/* Checks a string body: no control characters, known escapes, \u escapes of
+ * surrogates only in high-low pairs, strict UTF-8. *nul: it decodes to text
+ * holding U+0000 (which jansson refuses in member names). */
+static int jstr_check(const char *str, size_t n, int *nul)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s + i, n - i);
+            if (!k)
+                return -1;
+            i += k;
+            continue;
+        }
+        if (c < 0x20 || i + 1 >= n)
+            return -1;
+        c = s[i + 1];
+        if (c != 'u') {
+            if (!strchr("\"\\/bfnrt", c) || !c)
+                return -1;
+            i += 2;
+            continue;
+        }
+        unsigned cp, lo;
+        if (hex4(str + i + 2, n - i - 2, &cp) < 0)
+            return -1;
+        i += 6;
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (i + 1 >= n || s[i] != '\\' || s[i + 1] != 'u' ||
+                hex4(str + i + 2, n - i - 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
+                return -1;
+            i += 6;
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            return -1;
+        } else if (cp == 0) {
+            *nul = 1;
+        }
+    }
+    return 0;
+}
+
+/* Appends the decoded text of a string body that jstr_check accepted. */
+static int jstr_decode(const char *s, size_t n, struct buf *out)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        const char *bs = memchr(s + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - s) - i : n - i;
+        if (buf_append(out, s + i, run) < 0)
+            return -1;
+        i += run;
+        if (!bs)
+            break;
+        char e = s[i + 1], tmp[4];
+        size_t k = 1;
+        i += 2;
+        switch (e) {
+        case 'b': tmp[0] = '\b'; break;
+        case 'f': tmp[0] = '\f'; break;
+        case 'n': tmp[0] = '\n'; break;
+        case 'r': tmp[0] = '\r'; break;
+        case 't': tmp[0] = '\t'; break;
+        case 'u': {
+            unsigned cp = 0, lo = 0;
+            (void)hex4(s + i, n - i, &cp);
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                (void)hex4(s + i + 2, n - i - 2, &lo);
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            if (cp < 0x80) {
+                tmp[0] = (char)cp;
+            } else if (cp < 0x800) {
+                tmp[0] = (char)(0xc0 | cp >> 6);
+                tmp[1] = (char)(0x80 | (cp & 0x3f));
+                k = 2;
+            } else if (cp < 0x10000) {
+                tmp[0] = (char)(0xe0 | cp >> 12);
+                tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                tmp[2] = (char)(0x80 | (cp & 0x3f));
+                k = 3;
+            } else {
+                tmp[0] = (char)(0xf0 | cp >> 18);
+                tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+                tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                tmp[3] = (char)(0x80 | (cp & 0x3f));
+                k = 4;
+            }
+            break;
+        }
+        default: tmp[0] = e; break; /* " \ / */
+        }
+        if (buf_append(out, tmp, k) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The decoded text of a short string (ids, names, status), NUL-terminated as
+ * jansson's json_string_value() is; NULL for a missing string. Valid until
+ * the next append to the view's tmp (which may move it). */
+static const char *fv_text(struct fview *fv, const struct fv_str *v)
+{
+    if (!v->p)
+        return NULL;
+    size_t at = fv->tmp.len;
+    if (jstr_decode(v->p, v->n, &fv->tmp) < 0 || buf_putc(&fv->tmp, '\0') < 0)
+        return NULL; /* cannot happen: tmp is as large as a frame */
+    return fv->tmp.data + at;
+}
+
+/* ---- the scanner ---- */
+
+struct scan {
+    const char *s, *end;
+    struct fview *fv;
+};
+
+static void scan_ws(struct scan *sc)
+{
+    while (sc->s < sc->end &&
+           (*sc->s == ' ' || *sc->s == '\t' || *sc->s == '\n' || *sc->s == '\r'))
+        sc->s++;
+}
+
+/* At a '"': the body up to the closing quote (the first one not escaped by an
+ * odd run of backslashes), checked unless hot. */
+static int scan_string(struct scan *sc, struct fv_str *out, int hot, int *nul)
+{
+    const char *b = sc->s + 1, *q = b;
+
+    for (;;) {
+        q = memchr(q, '"', (size_t)(sc->end - q));
+        if (!q)
+            return -1;
+        const char *k = q;
+        while (k > b && k[-1] == '\\')
+            k--;
+        if (((q - k) & 1) == 0)
+            break;
+        q++;
+    }
+    int z = 0;
+    if (!hot && jstr_check(b, (size_t)(q - b), &z) < 0)
+        return -1;
+    if (nul)
+        *nul = z;
+    out->p = b;
+    out->n = (size_t)(q - b);
+    sc->s = q + 1;
+    return 0;
+}
+
+/* A number jansson reads without overflow: integers of up to 18 digits,
+ * reals with up to 100 integer digits and a one- or two-digit exponent. The
+ * rest is valid JSON too, but left to jansson. */
+static int scan_number(struct scan *sc)
+{
+    const char *p = sc->s, *e = sc->end;
+    size_t idigits = 0, edigits = 0;
+    int real = 0;
+
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0') {
+        p++;
+        idigits = 1;
+    } else {
+        while (p < e && *p >= '0' && *p <= '9') {
+            p++;
+            idigits++;
+        }
+    }
+    if (!idigits || (p < e && *p >= '0' && *p <= '9'))
+        return -1;
+    if (p < e && *p == '.') {
+        real = 1;
+        if (++p >= e || *p < '0' || *p > '9')
+            return -1;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        real = 1;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        while (p < e && *p >= '0' && *p <= '9') {
+            p++;
+            edigits++;
+        }
+        if (!edigits || edigits > 2)
+            return -1;
+    }
+    if (real ? idigits > 100 : idigits > 18)
+        return -1;
+    sc->s = p;
+    return 0;
+}
+
+static int scan_value(struct scan *sc, int depth);
+
+/* A member name: checked, and copied into name when it is short enough to be
+ * one we look for (else name is ""). Leaves sc after the ':'. */
+static int scan_name(struct scan *sc, char name[FV_NAME_MAX])
+{
+    struct fv_str k;
+    int nul = 0;
+
+    name[0] = '\0';
+    if (sc->s >= sc->end || *sc->s != '"' || scan_string(sc, &k, 0, &nul) < 0 || nul)
+        return -1;
+    if (k.n < FV_NAME_MAX && !memchr(k.p, '\\', k.n)) {
+        memcpy(name, k.p, k.n);
+        name[k.n] = '\0';
+    } else if (k.n < 6 * FV_NAME_MAX) {
+        /* Escaped: decode it (a name may be spelled "\u0074ext"). */
+        struct buf *t = &sc->fv->tmp;
+        size_t at = t->len;
+        if (jstr_decode(k.p, k.n, t) < 0)
+            return -1;
+        if (t->len - at < FV_NAME_MAX) {
+            memcpy(name, t->data + at, t->len - at);
+            name[t->len - at] = '\0';
+        }
+        buf_truncate(t, at);
+    }
+    scan_ws(sc);
+    if (sc->s >= sc->end || *sc->s != ':')
+        return -1;
+    sc->s++;
+    scan_ws(sc);
+    return 0;
+}
+
+/* After a member or element: 1 when another follows (past the ','), 0 at the
+ * closing character (consumed), -1 otherwise. */
+static int scan_next(struct scan *sc, char close)
+{
+    scan_ws(sc);
+    if (sc->s < sc->end && *sc->s == ',') {
+        sc->s++;
+        scan_ws(sc);
+        return 1;
+    }
+    if (sc->s < sc->end && *sc->s == close) {
+        sc->s++;
+        return 0;
+    }
+    return -1;
+}
+
+/* At '{' or '[': 1 when the container has members (sc at the first), 0 when
+ * it is empty (consumed). */
+static int scan_open(struct scan *sc, char close)
+{
+    sc->s++;
+    scan_ws(sc);
+    if (sc->s < sc->end && *sc->s == close) {
+        sc->s++;
+        return 0;
+    }
+    return 1;
+}
+
+static int scan_at(const struct scan *sc, char c)
+{
+    return sc->s < sc->end && *sc->s == c;
+}
+
+/* Any value, checked and skipped. */
+static int scan_value(struct scan *sc, int depth)
+{
+    struct fv_str str;
+    char name[FV_NAME_MAX];
+    int more;
+
+    if (sc->s >= sc->end || depth > FV_MAX_DEPTH)
+        return -1;
+    switch (*sc->s) {
+    case '"':
+        return scan_string(sc, &str, 0, NULL);
+    case '{':
+        for (more = scan_open(sc, '}'); more > 0; more = scan_next(sc, '}'))
+            if (scan_name(sc, name) < 0 || scan_value(sc, depth + 1) < 0)
+                return -1;
+        return more;
+    case '[':
+        for (more = scan_open(sc, ']'); more > 0; more = scan_next(sc, ']'))
+            if (scan_value(sc, depth + 1) < 0)
+                return -1;
+        return more;
+    case 't':
+    case 'f':
+    case 'n': {
+        const char *lit = *sc->s == 't' ? "true" : *sc->s == 'f' ? "false" : "null";
+        size_t k = strlen(lit);
+        if ((size_t)(sc->end - sc->s) < k || memcmp(sc->s, lit, k) != 0)
+            return -1;
+        sc->s += k;
+        return 0;
+    }
+    default:
+        return scan_number(sc);
+    }
+}
+
+/* A member that is read when it is a string: the string, or NULL (and the
+ * value skipped) when it is something else. */
+static int scan_str_member(struct scan *sc, struct fv_str *out, int depth)
+{
+    if (scan_at(sc, '"'))
+        return scan_string(sc, out, 0, NULL);
+    out->p = NULL;
+    return scan_value(sc, depth);
+}
+
+/* One content item: its type and its text, think and code strings. */
+static int scan_item(struct scan *sc, size_t part, size_t index, size_t iv, int depth)
+{
+    struct fview *fv = sc->fv;
+    char name[FV_NAME_MAX];
+    int more;
+
+    for (more = scan_open(sc, '}'); more > 0; more = scan_next(sc, '}')) {
+        if (scan_name(sc, name) < 0)
+            return -1;
+        int f = strcmp(name, "text") == 0    ? FV_TEXT
+                : strcmp(name, "think") == 0 ? FV_THINK
+                : strcmp(name, "code") == 0  ? FV_CODE : -1;
+        if (strcmp(name, "type") == 0) {
+            if (scan_str_member(sc, &fv->items[iv].type, depth) < 0)
+                return -1;
+        } else if (f >= 0 && scan_at(sc, '"')) {
+            if (fv_grow((void **)&fv->hot, &fv->hot_cap, fv->nhot, sizeof(*fv->hot),
+                        FV_MAX_ITEMS) < 0)
+                return -1;
+            struct fv_hot *h = &fv->hot[fv->nhot];
+            struct fv_str v;
+            if (scan_string(sc, &v, 1, NULL) < 0)
+                return -1;
+            h->p = v.p;
+            h->n = v.n;
+            h->part = part;
+            h->item = index;
+            fv->items[iv].hot[f] = (long)fv->nhot++;
+        } else {
+            if (f >= 0)
+                fv->items[iv].hot[f] = -1;
+            if (scan_value(sc, depth) < 0)
+                return -1;
+        }
+    }
+    return more;
+}
+
+static int scan_content(struct scan *sc, size_t part, int depth)
+{
+    struct fview *fv = sc->fv;
+    int more;
+
+    fv->parts[part].first = fv->nitems;
+    fv->parts[part].nitems = 0;
+    for (more = scan_open(sc, ']'); more > 0; more = scan_next(sc, ']')) {
+        if (fv_grow((void **)&fv->items, &fv->items_cap, fv->nitems, sizeof(*fv->items),
+                    FV_MAX_ITEMS) < 0)
+            return -1;
+        size_t iv = fv->nitems++;
+        struct fv_item *it = &fv->items[iv];
+        memset(it, 0, sizeof(*it));
+        it->hot[FV_TEXT] = it->hot[FV_THINK] = it->hot[FV_CODE] = it->value = -1;
+        size_t index = fv->parts[part].nitems++;
+        if (scan_at(sc, '{')) {
+            it->obj = 1;
+            if (scan_item(sc, part, index, iv, depth + 1) < 0)
+                return -1;
+        } else if (scan_value(sc, depth + 1) < 0) {
+            return -1;
+        }
+    }
+    return more;
+}
+
+static int scan_part(struct scan *sc, size_t part, int depth)
+{
+    struct fview *fv = sc->fv;
+    char name[FV_NAME_MAX];
+    int more;
+
+    for (more = scan_open(sc, '}'); more > 0; more = scan_next(sc, '}')) {
+        if (scan_name(sc, name) < 0)
+            return -1;
+        int rc;
+        if (strcmp(name, "logic_id") == 0)
+            rc = scan_str_member(sc, &fv->parts[part].logic_id, depth);
+        else if (strcmp(name, "id") == 0)
+            rc = scan_str_member(sc, &fv->parts[part].id, depth);
+        else if (strcmp(name, "status") == 0)
+            rc = scan_str_member(sc, &fv->parts[part].status, depth);
+        else if (strcmp(name, "content") == 0 && scan_at(sc, '['))
+            rc = scan_content(sc, part, depth + 1);
+        else {
+            if (strcmp(name, "content") == 0)
+                fv->parts[part].nitems = 0;
+            rc = scan_value(sc, depth);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    return more;
+}
+
+static int scan_parts(struct scan *sc, int depth)
+{
+    struct fview *fv = sc->fv;
+    int more;
+
+    fv->nparts = 0; /* a repeated "parts" member replaces the first */
+    for (more = scan_open(sc, ']'); more > 0; more = scan_next(sc, ']')) {
+        if (fv_grow((void **)&fv->parts, &fv->parts_cap, fv->nparts, sizeof(*fv->parts),
+                    FV_MAX_PARTS) < 0)
+            return -1;
+        size_t pv = fv->nparts++;
+        memset(&fv->parts[pv], 0, sizeof(fv->parts[pv]));
+        if (scan_at(sc, '{')) {
+            fv->parts[pv].obj = 1;
+            if (scan_part(sc, pv, depth + 1) < 0)
+                return -1;
+        } else if (scan_value(sc, depth + 1) < 0) {
+            return -1;
+        }
+    }
+    return more;
+}
+
+/* The whole frame: an object, and nothing after it but white space. */
+static int scan_frame(struct scan *sc)
+{
+    struct fview *fv = sc->fv;
+    char name[FV_NAME_MAX];
+    int more;
+
+    scan_ws(sc);
+    if (!scan_at(sc, '{'))
+        return -1;
+    for (more = scan_open(sc, '}'); more > 0; more = scan_next(sc, '}')) {
+        if (scan_name(sc, name) < 0)
+            return -1;
+        int rc;
+        if (strcmp(name, "conversation_id") == 0)
+            rc = scan_str_member(sc, &fv->conv, 1);
+        else if (strcmp(name, "assistant_id") == 0)
+            rc = scan_str_member(sc, &fv->assistant, 1);
+        else if (strcmp(name, "status") == 0)
+            rc = scan_str_member(sc, &fv->status, 1);
+        else if (strcmp(name, "parts") == 0 && scan_at(sc, '['))
+            rc = scan_parts(sc, 2);
+        else {
+            if (strcmp(name, "parts") == 0)
+                fv->nparts = 0;
+            rc = scan_value(sc, 1);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    if (more < 0)
+        return -1;
+    scan_ws(sc);
+    return sc->s == sc->end ? 0 : -1;
+}
+
+/* ---- checking and applying a scanned frame ---- */
+
+/* Checks a text/think/code string. What its item already holds in raw form
+ * was checked when it came, so only the rest is looked at. */
+static int fv_hot_check(struct render *r, struct fview *fv, const struct fv_hot *h)
+{
+    size_t skip = 0;
+    int nul = 0;
+
+    if (h->part < fv->nparts && fv->parts[h->part].obj) {
+        const struct part *pt = part_find(r, fv->parts[h->part].key);
+        if (pt && h->item < pt->nitems) {
+            const struct item *it = &pt->items[h->item];
+            if (it->raw_ok && it->raw.len && h->n >= it->raw.len &&
+                memcmp(h->p, it->raw.data, it->raw.len) == 0)
+                skip = it->raw.len;
+        }
+    }
+    return jstr_check(h->p + skip, h->n - skip, &nul);
+}
+
+/* Everything the DOM path would read, and whether the fast path may take the
+ * frame: 0 yes, -1 no (nothing changed). */
+static int fv_check(struct render *r, struct fview *fv)
+{
+    const char *st = fv_text(fv, &fv->status);
+
+    if (r->intervened || (st && (strcmp(st, "error") == 0 || strcmp(st, "intervene") == 0)))
+        return -1;
+    for (size_t i = 0; i < fv->nparts; i++) {
+        struct fv_part *pv = &fv->parts[i];
+        if (!pv->obj)
+            continue;
+        const char *pst = fv_text(fv, &pv->status);
+        if (pst && strcmp(pst, "intervene") == 0)
+            return -1;
+        pv->final = pst && strcmp(pst, "finish") == 0;
+        /* One decoded string at a time: the next may move tmp. */
+        const char *lid = fv_text(fv, &pv->logic_id);
+        if (lid)
+            part_key(pv->key, lid, NULL, i);
+        else
+            part_key(pv->key, NULL, fv_text(fv, &pv->id), i);
+        for (size_t j = 0; j < pv->nitems; j++) {
+            struct fv_item *iv = &fv->items[pv->first + j];
+            const char *type = fv_text(fv, &iv->type), *field = NULL;
+            if (!iv->obj || !type)
+                continue;
+            iv->kind = item_kind_of(type, &field);
+            if (iv->kind == ITEM_EXEC || iv->kind == ITEM_IMAGE || iv->kind == ITEM_QUOTE ||
+                iv->kind == ITEM_TOOL_RESULT)
+                return -1;
+            if (field)
+                iv->value = iv->hot[strcmp(field, "text") == 0    ? FV_TEXT
+                                    : strcmp(field, "think") == 0 ? FV_THINK : FV_CODE];
+        }
+    }
+    for (size_t i = 0; i < fv->nhot; i++)
+        if (fv_hot_check(r, fv, &fv->hot[i]) < 0)
+            return -1;
+    return 0;
+}
+
+/* item_update() for a value given as a raw string body (checked): when it
+ * starts with the raw text the item holds, only the rest is decoded. The
+ * same decisions as item_update() on the decoded value. */
+static void item_update_raw(struct render *r, struct item *it, const struct fv_hot *h, int final,
+                            struct buf *tmp, const char **d, size_t *dn)
+{
+    struct buf *a = &it->acc, *w = &it->raw;
+    int same = it->raw_ok && h->n >= w->len && (!w->len || memcmp(h->p, w->data, w->len) == 0);
+    enum value_mode mode = r->opts.profile == RENDER_PROFILE_V1   ? MODE_CUMULATIVE
+                           : r->opts.profile == RENDER_PROFILE_V2 ? MODE_DELTA : it->mode;
+
+    *d = NULL;
+    *dn = 0;
+    buf_reset(tmp);
+    /* A delta that repeats everything before it is rare: decode it whole. */
+    if (same && !final && mode == MODE_DELTA && a->len)
+        same = 0;
+    if (!same) {
+        size_t before = a->len;
+        if (jstr_decode(h->p, h->n, tmp) < 0) {
+            r->state = RENDER_TOO_LONG;
+            return;
+        }
+        long from = item_update(r, it, tmp->data, tmp->len, final, d, dn);
+        if (from < 0)
+            return;
+        if ((size_t)from == before) {
+            /* The item's text is now this value. */
+            buf_reset(w);
+            it->raw_ok = buf_append(w, h->p, h->n) == 0;
+        } else if (it->raw_ok && buf_append(w, h->p, h->n) < 0) {
+            it->raw_ok = 0;
+        }
+        return;
+    }
+    if (jstr_decode(h->p + w->len, h->n - w->len, tmp) < 0) {
+        r->state = RENDER_TOO_LONG;
+        return;
+    }
+    if (!final) {
+        if (!a->len && !tmp->len)
+            return;
+        if (mode == MODE_UNDECIDED && a->len) {
+            if (!tmp->len)
+                return; /* the same value again */
+            it->mode = MODE_CUMULATIVE;
+        }
+    }
+    /* Cumulative, final, or a first value: the new text is the rest. */
+    if (buf_append(a, tmp->data, tmp->len) < 0) {
+        r->state = RENDER_TOO_LONG;
+        return;
+    }
+    if (buf_append(w, h->p + w->len, h->n - w->len) < 0)
+        it->raw_ok = 0;
+    *d = tmp->data;
+    *dn = tmp->len;
+}
+
+static void fv_part_apply(struct render *r, struct fview *fv, const struct fv_part *pv)
+{
+    struct part *pt = part_get(r, pv->key);
+
+    if (!pt) {
+        r->state = RENDER_TOO_LONG;
+        return;
+    }
+    if (pt->finished)
+        return;
+    for (size_t j = 0; j < pv->nitems; j++) {
+        const struct fv_item *iv = &fv->items[pv->first + j];
+        if (!render_running(r))
+            return;
+        if (!iv->obj || !iv->type.p || iv->value < 0 ||
+            (iv->kind != ITEM_TEXT && iv->kind != ITEM_THINK && iv->kind != ITEM_CODE))
+            continue;
+        struct item *it = item_at(r, pt, j, iv->kind);
+        if (!it)
+            return;
+        const char *d;
+        size_t dn;
+        item_update_raw(r, it, &fv->hot[iv->value], pv->final, &fv->tmp, &d, &dn);
+        item_emit(r, pt, it, d, dn);
+    }
+    if (pv->final)
+        part_finish(r, pt);
+}
+
+/* 0: the frame was taken; -1: the DOM path must take it (nothing changed). */
+static int fast_frame(struct render *r, const char *data, size_t len)
+{
+    struct fview *fv = r->fv;
+
+    if (!fv)
+        fv = r->fv = xcalloc(1, sizeof(*fv));
+    fv->conv.p = fv->assistant.p = fv->status.p = NULL;
+    fv->nparts = fv->nitems = fv->nhot = 0;
+    /* Decoded strings are never longer than the frame (the memory stays). */
+    buf_reset(&fv->tmp);
+    fv->tmp.max = len + 64;
+
+    struct scan sc = { data, data + len, fv };
+    if (scan_frame(&sc) < 0 || fv_check(r, fv) < 0)
+        return -1;
+
+    r->frames++;
+    if (!r->conversation_id)
+        id_take_str(&r->conversation_id, fv_text(fv, &fv->conv));
+    if (!r->assistant_id)
+        id_take_str(&r->assistant_id, fv_text(fv, &fv->assistant));
+    for (size_t i = 0; i < fv->nparts; i++) {
+        if (!render_running(r))
+            return 0;
+        if (fv->parts[i].obj)
+            fv_part_apply(r, fv, &fv->parts[i]);
+    }
+    if (!render_running(r))
+        return 0;
+    const char *st = fv_text(fv, &fv->status);
+    if (st && strcmp(st, "finish") == 0)
+        render_close(r, RENDER_DONE, NULL);
+    return 0;
+}
+
 int render_frame(struct render *r, const char *data, size_t len)
 {
     json_error_t err;
@@ -837,6 +1715,8 @@ int render_frame(struct render *r, const char *data, size_t len)
     int rc = 1;
 
     out_settle(r);
+    if (r->fast && render_running(r) && fast_frame(r, data, len) == 0)
+        return 0;
     root = json_loadb(data, len, JSON_ALLOW_NUL, &err);
     if (!json_is_object(root))
         goto out;
@@ -893,6 +1773,10 @@ struct render *render_new(const struct render_opts *opts)
     /* Raw text keeps the markers that the answer loses; twice the answer is
      * far more than they ever take. */
     r->acc_max = r->max_answer > SIZE_MAX / 2 ? SIZE_MAX : 2 * r->max_answer;
+    /* \uXXXX takes 6 bytes for 1 to 3; past the cap the fast path just
+     * decodes whole values. */
+    r->raw_max = r->acc_max > SIZE_MAX / 2 ? SIZE_MAX : 2 * r->acc_max;
+    r->fast = fast_default;
     r->state = RENDER_RUNNING;
     buf_init(&r->out_content, r->max_answer);
     buf_init(&r->out_reasoning, r->max_answer);
@@ -918,6 +1802,7 @@ void render_free(struct render *r)
     free(r->error_msg);
     free(r->conversation_id);
     free(r->assistant_id);
+    fview_free(r->fv);
     free(r);
 }
 

@@ -75,4 +75,9 @@ const char *render_assistant_id(const struct render *r);
 /* Number of frames seen (JSON objects). */
 unsigned long render_frames(const struct render *r);
 
+/* Tests and benchmarks: 0 sends every frame of renders created afterwards
+ * through the JSON DOM path instead of the fast scanner (default 1). The
+ * output is the same either way; only the cost differs. */
+void render_set_fast_path(int on);
+
 #endif
