@@ -765,7 +765,7 @@ describe('deploy files', () => {
       const res = await chatStream(server.url, newToken('nginx'), '[[fixture:chat-plain]] hi');
       assert.equal(res.headers.get('x-accel-buffering'), 'no');
       await readSse(res.body.getReader());
-      const nginx = ['/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => fs.existsSync(p));
+      const nginx = [process.env.NGINX_BIN, '/usr/sbin/nginx', '/usr/local/sbin/nginx'].find((p) => p && fs.existsSync(p));
       if (!nginx) {
         test.diagnostic?.('nginx is not installed: the live check is skipped');
         return;
@@ -775,7 +775,11 @@ describe('deploy files', () => {
       const site = conf.replace('server 127.0.0.1:8000;', `server 127.0.0.1:${server.port};`)
         .replace('listen 80;', `listen 127.0.0.1:${port};`);
       fs.writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
-        `events {}\nhttp {\naccess_log off;\nclient_body_temp_path ${dir};\nproxy_temp_path ${dir};\n${site}\n}\n`);
+        `events {}\nhttp {\naccess_log off;\n` +
+        ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};\n`).join('') +
+        `${site}\n}\n`);
+      const check = await run(nginx, ['-t', '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
+      assert.equal(check.code, 0, `nginx -t: ${check.stderr}`);
       const proc = spawn(nginx, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: 'ignore' });
       try {
         assert.ok(await waitFor(async () => (await connectResult(port)) === 'connected', 5000), 'nginx listening');
