@@ -324,3 +324,12 @@ export function jwtPayload(token) {
 export function promptOf(req) {
   return req.json?.messages?.[0]?.content?.[0]?.text;
 }
+
+// A mock serving the fixtures of dir instead of tests/fixtures (it needs
+// chat-plain.sse and chat-error-json.txt there too): for tests that generate
+// transcripts, e.g. drawings whose image URLs point at a loopback server.
+export async function startMockWithFixtures(dir) {
+  const child = await spawnReady(MOCK_BIN, ['--port', '0', '--fixtures', dir], 'stdout',
+                                 /listening on 127\.0\.0\.1:(\d+)/, 'mock-chatglm');
+  return new Mock(child, `http://127.0.0.1:${child.match[1]}`);
+}
