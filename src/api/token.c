@@ -77,6 +77,11 @@ static void on_checked(void *arg, enum session_result res, const char *access, c
 
 void token_check_handle(struct api_req *a)
 {
+    /* With API keys the server is private: checks need a key too. */
+    if (*cfg.api_keys && api_key_check(http_req_header(a->req, "Authorization")) < 0) {
+        api_error(a, 401, NULL, "invalid_api_key", "/token/check needs one of this server's API keys");
+        return;
+    }
     size_t len;
     const char *body = http_req_body(a->req, &len);
     json_error_t jerr;

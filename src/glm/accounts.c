@@ -26,7 +26,7 @@ struct account {
     long long cool_until_ms;  /* monotonic */
     int backoff;              /* consecutive failures */
     int leased;
-    unsigned long long last_seq; /* lease order: 0 = never leased */
+    unsigned long long last_seq; /* order of the last lease (or of creation) */
     long long last_used_wall;
     unsigned long successes, failures;
     unsigned refs;
