@@ -275,7 +275,7 @@ void upload_filename(const char *name_or_url, const char *mime, char *out, size_
             start--;
         for (size_t i = start; i < end && sn < sizeof(seg) - 1; i++) {
             int c = (unsigned char)s[i];
-            if (is_url && c == '%' && i + 2 < end + 1 && hexval(s[i + 1]) >= 0 &&
+            if (is_url && c == '%' && i + 2 < end && hexval(s[i + 1]) >= 0 &&
                 hexval(s[i + 2]) >= 0) {
                 c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
                 i += 2;
