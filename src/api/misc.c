@@ -44,7 +44,8 @@ void welcome_handle(struct api_req *a)
         "  -H 'Content-Type: application/json' \\\n"
         "  -d '{\"model\":\"glm-4\",\"messages\":[{\"role\":\"user\",\"content\":\"你好\"}],"
         "\"stream\":true}'</pre>\n"
-        "<p>Endpoints: <code>POST /v1/chat/completions</code>, <code>GET /v1/models</code>, "
+        "<p>Endpoints: <code>POST /v1/chat/completions</code>, <code>POST /v1/images/generations</code>, "
+        "<code>GET /v1/models</code>, <code>POST /token/check</code>, "
         "<code>GET /ping</code>.</p>\n<p>For personal study only; respect chatglm.cn's terms.</p>\n"
         "</body></html>\n",
         GLM_VERSION, cfg.port, cfg.url_prefix, cfg.port, cfg.url_prefix);

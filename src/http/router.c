@@ -35,8 +35,8 @@ static const struct route routes[] = {
 };
 
 static const char known_routes[] =
-    "POST /v1/chat/completions, GET /v1/models, POST /token/check, GET /v1/accounts, GET /metrics, "
-    "GET /ping and GET /";
+    "POST /v1/chat/completions, POST /v1/images/generations, GET /v1/models, POST /token/check, "
+    "GET /v1/accounts, GET /metrics, GET /ping and GET /";
 
 static double elapsed_ms(const struct api_req *a)
 {
