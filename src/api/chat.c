@@ -93,6 +93,7 @@ struct chat_job {
     struct upload_list *uploads;  /* NULL when the last message carries none */
     struct upload_run *urun;
     json_t *files, *images;       /* the upload results for the stream body */
+    struct account *upload_account; /* uploaded with; leased again for the stream */
     /* metrics */
     struct timespec call_t0;      /* the stream call was started */
     int first_text;               /* time to first token observed */
@@ -693,6 +694,8 @@ static void start_stream_call(struct chat_job *j)
 
 /* ---- attachments --------------------------------------------------------- */
 
+static void on_relet(void *arg, struct account *a, enum lease_error err);
+
 static void on_uploaded(void *arg, const struct upload_error *err, json_t *files, json_t *images)
 {
     struct chat_job *j = arg;
@@ -715,16 +718,41 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
     json_decref(j->images);
     j->files = json_incref(files);
     j->images = json_incref(images);
-    start_stream_call(j);
+    /* The files belong to the account that uploaded them: generate with it. */
+    struct account *acc = j->upload_account;
+    struct account_wait *w = accounts_lease(app.accounts, &acc, 1, NULL, 0, on_relet, j);
+    if (w)
+        j->lwait = w;
 }
 
-/* Files and images go up with this account's token, then the stream call. */
+/* The account is leased again after the uploads. */
+static void on_relet(void *arg, struct account *a, enum lease_error err)
+{
+    struct chat_job *j = arg;
+    j->lwait = NULL;
+    if (err == LEASE_OK) {
+        j->account = a;
+        start_stream_call(j);
+    } else {
+        client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
+                     err == LEASE_ALL_DEAD ? "invalid_refresh_token" : "accounts_busy",
+                     "the account that uploaded the attachments %s",
+                     err == LEASE_ALL_DEAD ? "is dead now" : "stayed busy; retry later");
+    }
+    schedule_reap(j);
+}
+
+/* Files and images go up with this account's token, then the stream call.
+ * Uploads do not need the one-generation slot: the lease is given back while
+ * they run and taken again for the stream. */
 static void start_attachments(struct chat_job *j)
 {
     if (!j->uploads) {
         start_stream_call(j);
         return;
     }
+    j->upload_account = j->account;
+    release(j, ACCOUNT_NEUTRAL, NULL);
     j->urun = upload_run_start(j->uploads, j->access, j->rid, on_uploaded, j);
     if (!j->urun) {
         release(j, ACCOUNT_NEUTRAL, NULL);
