@@ -917,6 +917,7 @@ enum { FV_TEXT, FV_THINK, FV_CODE, FV_FIELDS };
 struct fv_str {
     const char *p;
     size_t n;
+    size_t off;                 /* p - the frame */
 };
 
 struct fv_item {
@@ -940,6 +941,7 @@ struct fv_part {
 struct fv_hot {
     const char *p;
     size_t n;
+    size_t off;
     size_t part, item;          /* where it was: part index, index in content */
 };
 
@@ -951,7 +953,14 @@ struct fview {
     size_t nitems, items_cap;
     struct fv_hot *hot;
     size_t nhot, hot_cap;
+    int finish;                 /* the frame's status is "finish" */
     struct buf tmp;             /* decoded strings */
+    /* The last frame, when it had one text value: the bytes before and after
+     * that value. A frame that differs from it only inside the value (the
+     * usual case: the next frame of the same answer) reuses this view. */
+    struct buf shape;
+    size_t shape_pre, shape_hot;
+    int shape_ok;
 };
 
 static int fast_default = 1;
@@ -969,6 +978,7 @@ static void fview_free(struct fview *fv)
     free(fv->items);
     free(fv->hot);
     buf_cleanup(&fv->tmp);
+    buf_cleanup(&fv->shape);
     free(fv);
 }
 
@@ -1041,52 +1051,82 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return k;
 }
 
-/* Checks a string body: no control characters, known escapes, \u escapes of
- * surrogates only in high-low pairs, strict UTF-8. *nul: it decodes to text
- * holding U+0000 (which jansson refuses in member names). */
-static int jstr_check(const char *str, size_t n, int *nul)
+/* Whether any of eight bytes is a control character, a quote, a backslash
+ * or not ASCII: then the string walk looks at them one by one. (A true
+ * answer may be wrong, a false one never is.) */
+static int swar_special(uint64_t w)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
 
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            i++;
+    return ((w & highs) | ((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) |
+            ((b - ones) & ~b & highs)) != 0;
+}
+
+/* Walks a string body from s, checking it as jansson does: no control
+ * characters, known escapes, \u escapes of surrogates only in high-low
+ * pairs, strict UTF-8. Stops at the first unescaped quote (returned) or at
+ * end (returned); NULL when something is invalid. *nul: it decodes to text
+ * holding U+0000 (which jansson refuses in member names). */
+static const char *jstr_walk(const char *str, const char *end, int *nul)
+{
+    const unsigned char *s = (const unsigned char *)str, *e = (const unsigned char *)end;
+
+    for (;;) {
+        while (e - s >= 8) {
+            uint64_t w;
+            memcpy(&w, s, 8);
+            if (swar_special(w))
+                break;
+            s += 8;
+        }
+        if (s >= e)
+            return end;
+        unsigned char c = *s;
+        if (c >= 0x20 && c < 0x80 && c != '\\' && c != '"') {
+            s++;
             continue;
         }
+        if (c == '"')
+            return (const char *)s;
         if (c >= 0x80) {
-            size_t k = utf8_seq(s + i, n - i);
+            size_t k = utf8_seq(s, (size_t)(e - s));
             if (!k)
-                return -1;
-            i += k;
+                return NULL;
+            s += k;
             continue;
         }
-        if (c < 0x20 || i + 1 >= n)
-            return -1;
-        c = s[i + 1];
+        if (c < 0x20 || e - s < 2)
+            return NULL;
+        c = s[1];
         if (c != 'u') {
-            if (!strchr("\"\\/bfnrt", c) || !c)
-                return -1;
-            i += 2;
+            if (!c || !strchr("\"\\/bfnrt", c))
+                return NULL;
+            s += 2;
             continue;
         }
         unsigned cp, lo;
-        if (hex4(str + i + 2, n - i - 2, &cp) < 0)
-            return -1;
-        i += 6;
+        if (hex4((const char *)s + 2, (size_t)(e - s) - 2, &cp) < 0)
+            return NULL;
+        s += 6;
         if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (i + 1 >= n || s[i] != '\\' || s[i + 1] != 'u' ||
-                hex4(str + i + 2, n - i - 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff)
-                return -1;
-            i += 6;
+            if (e - s < 2 || s[0] != '\\' || s[1] != 'u' ||
+                hex4((const char *)s + 2, (size_t)(e - s) - 2, &lo) < 0 || lo < 0xdc00 ||
+                lo > 0xdfff)
+                return NULL;
+            s += 6;
         } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-            return -1;
+            return NULL;
         } else if (cp == 0) {
             *nul = 1;
         }
     }
-    return 0;
+}
+
+/* A whole string body s[0..n) (no unescaped quote in it): 0 when valid. */
+static int jstr_check(const char *s, size_t n, int *nul)
+{
+    return jstr_walk(s, s + n, nul) == s + n ? 0 : -1;
 }
 
 /* Appends the decoded text of a string body that jstr_check accepted. */
@@ -1166,6 +1206,7 @@ static const char *fv_text(struct fview *fv, const struct fv_str *v)
 struct scan {
     const char *s, *end;
     struct fview *fv;
+    const char *start;
 };
 
 static void scan_ws(struct scan *sc)
@@ -1175,30 +1216,38 @@ static void scan_ws(struct scan *sc)
         sc->s++;
 }
 
-/* At a '"': the body up to the closing quote (the first one not escaped by an
- * odd run of backslashes), checked unless hot. */
+/* At a '"': the body up to the closing quote. A hot string (a text value,
+ * possibly long and mostly seen before) is only delimited here, with memchr
+ * (the closing quote is the first one after an even run of backslashes), and
+ * checked later against what its item already holds; any other string is
+ * checked in the same walk that finds its end. */
 static int scan_string(struct scan *sc, struct fv_str *out, int hot, int *nul)
 {
     const char *b = sc->s + 1, *q = b;
-
-    for (;;) {
-        q = memchr(q, '"', (size_t)(sc->end - q));
-        if (!q)
-            return -1;
-        const char *k = q;
-        while (k > b && k[-1] == '\\')
-            k--;
-        if (((q - k) & 1) == 0)
-            break;
-        q++;
-    }
     int z = 0;
-    if (!hot && jstr_check(b, (size_t)(q - b), &z) < 0)
-        return -1;
+
+    if (hot) {
+        for (;;) {
+            q = memchr(q, '"', (size_t)(sc->end - q));
+            if (!q)
+                return -1;
+            const char *k = q;
+            while (k > b && k[-1] == '\\')
+                k--;
+            if (((q - k) & 1) == 0)
+                break;
+            q++;
+        }
+    } else {
+        q = jstr_walk(b, sc->end, &z);
+        if (!q || q == sc->end)
+            return -1;
+    }
     if (nul)
         *nul = z;
     out->p = b;
     out->n = (size_t)(q - b);
+    out->off = (size_t)(b - sc->start);
     sc->s = q + 1;
     return 0;
 }
@@ -1393,6 +1442,7 @@ static int scan_item(struct scan *sc, size_t part, size_t index, size_t iv, int 
                 return -1;
             h->p = v.p;
             h->n = v.n;
+            h->off = v.off;
             h->part = part;
             h->item = index;
             fv->items[iv].hot[f] = (long)fv->nhot++;
@@ -1542,14 +1592,15 @@ static int fv_hot_check(struct render *r, struct fview *fv, const struct fv_hot 
     return jstr_check(h->p + skip, h->n - skip, &nul);
 }
 
-/* Everything the DOM path would read, and whether the fast path may take the
- * frame: 0 yes, -1 no (nothing changed). */
-static int fv_check(struct render *r, struct fview *fv)
+/* Everything the DOM path would read but the text values, and whether the
+ * fast path may take the frame: 0 yes, -1 no (nothing changed). */
+static int fv_check_shape(struct fview *fv)
 {
     const char *st = fv_text(fv, &fv->status);
 
-    if (r->intervened || (st && (strcmp(st, "error") == 0 || strcmp(st, "intervene") == 0)))
+    if (st && (strcmp(st, "error") == 0 || strcmp(st, "intervene") == 0))
         return -1;
+    fv->finish = st && strcmp(st, "finish") == 0;
     for (size_t i = 0; i < fv->nparts; i++) {
         struct fv_part *pv = &fv->parts[i];
         if (!pv->obj)
@@ -1578,10 +1629,76 @@ static int fv_check(struct render *r, struct fview *fv)
                                     : strcmp(field, "think") == 0 ? FV_THINK : FV_CODE];
         }
     }
-    for (size_t i = 0; i < fv->nhot; i++)
-        if (fv_hot_check(r, fv, &fv->hot[i]) < 0)
-            return -1;
     return 0;
+}
+
+/* A string that lay after the old text value moves with its end. */
+static void fv_move(const char **p, size_t *off, const char *data, size_t after, size_t old_end,
+                    size_t new_end)
+{
+    if (!*p)
+        return;
+    if (*off >= after)
+        *off = *off - old_end + new_end;
+    *p = data + *off;
+}
+
+/* Whether the frame is the last one with another text value: the same bytes
+ * before the value and after it. Then the view (names, statuses, kinds,
+ * part keys) is the same, and its strings are moved onto the new frame. */
+static int fv_reuse(struct fview *fv, const char *data, size_t len)
+{
+    size_t pre = fv->shape_pre, post = fv->shape.len - pre;
+
+    if (!fv->shape_ok || len < pre + post || memcmp(data, fv->shape.data, pre) != 0)
+        return 0;
+    const char *b = data + pre, *q = b;
+    for (;;) {
+        q = memchr(q, '"', len - (size_t)(q - data));
+        if (!q)
+            return 0;
+        const char *k = q;
+        while (k > b && k[-1] == '\\')
+            k--;
+        if (((q - k) & 1) == 0)
+            break;
+        q++;
+    }
+    if ((size_t)(data + len - q) != post || memcmp(q, fv->shape.data + pre, post) != 0)
+        return 0;
+
+    size_t old_end = pre + fv->shape_hot, new_end = (size_t)(q - data);
+    fv_move(&fv->conv.p, &fv->conv.off, data, old_end, old_end, new_end);
+    fv_move(&fv->assistant.p, &fv->assistant.off, data, old_end, old_end, new_end);
+    fv_move(&fv->status.p, &fv->status.off, data, old_end, old_end, new_end);
+    for (size_t i = 0; i < fv->nparts; i++) {
+        struct fv_part *pv = &fv->parts[i];
+        fv_move(&pv->logic_id.p, &pv->logic_id.off, data, old_end, old_end, new_end);
+        fv_move(&pv->id.p, &pv->id.off, data, old_end, old_end, new_end);
+        fv_move(&pv->status.p, &pv->status.off, data, old_end, old_end, new_end);
+    }
+    for (size_t i = 0; i < fv->nitems; i++)
+        fv_move(&fv->items[i].type.p, &fv->items[i].type.off, data, old_end, old_end, new_end);
+    fv->hot[0].p = b;
+    fv->hot[0].n = (size_t)(q - b);
+    fv->shape_hot = fv->hot[0].n;
+    return 1;
+}
+
+/* Keeps the frame's bytes around its one text value for fv_reuse(). */
+static void fv_keep_shape(struct fview *fv, const char *data, size_t len)
+{
+    fv->shape_ok = 0;
+    if (fv->nhot != 1)
+        return;
+    size_t pre = fv->hot[0].off, end = pre + fv->hot[0].n;
+    buf_reset(&fv->shape);
+    fv->shape.max = len;
+    if (buf_append(&fv->shape, data, pre) < 0 || buf_append(&fv->shape, data + end, len - end) < 0)
+        return;
+    fv->shape_pre = pre;
+    fv->shape_hot = fv->hot[0].n;
+    fv->shape_ok = 1;
 }
 
 /* item_update() for a value given as a raw string body (checked): when it
@@ -1677,17 +1794,25 @@ static int fast_frame(struct render *r, const char *data, size_t len)
 {
     struct fview *fv = r->fv;
 
+    if (r->intervened)
+        return -1;
     if (!fv)
         fv = r->fv = xcalloc(1, sizeof(*fv));
-    fv->conv.p = fv->assistant.p = fv->status.p = NULL;
-    fv->nparts = fv->nitems = fv->nhot = 0;
     /* Decoded strings are never longer than the frame (the memory stays). */
     buf_reset(&fv->tmp);
     fv->tmp.max = len + 64;
-
-    struct scan sc = { data, data + len, fv };
-    if (scan_frame(&sc) < 0 || fv_check(r, fv) < 0)
-        return -1;
+    if (!fv_reuse(fv, data, len)) {
+        fv->shape_ok = 0;
+        fv->conv.p = fv->assistant.p = fv->status.p = NULL;
+        fv->nparts = fv->nitems = fv->nhot = 0;
+        struct scan sc = { data, data + len, fv, data };
+        if (scan_frame(&sc) < 0 || fv_check_shape(fv) < 0)
+            return -1;
+        fv_keep_shape(fv, data, len);
+    }
+    for (size_t i = 0; i < fv->nhot; i++)
+        if (fv_hot_check(r, fv, &fv->hot[i]) < 0)
+            return -1;
 
     r->frames++;
     if (!r->conversation_id)
@@ -1700,10 +1825,7 @@ static int fast_frame(struct render *r, const char *data, size_t len)
         if (fv->parts[i].obj)
             fv_part_apply(r, fv, &fv->parts[i]);
     }
-    if (!render_running(r))
-        return 0;
-    const char *st = fv_text(fv, &fv->status);
-    if (st && strcmp(st, "finish") == 0)
+    if (render_running(r) && fv->finish)
         render_close(r, RENDER_DONE, NULL);
     return 0;
 }
