@@ -1204,7 +1204,14 @@ int http_req_write(struct http_req *r, const char *data, size_t len)
         return 0; /* an empty chunk would end the reply */
     struct evbuffer *out = conn_out(r->conn);
     if (r->chunked) {
-        evbuffer_add_printf(out, "%zx\r\n", len);
+        /* The size line by hand: a stream writes one chunk per event. */
+        char line[2 * sizeof(size_t) + 2];
+        size_t i = sizeof(line) - 2;
+        line[i] = '\r';
+        line[i + 1] = '\n';
+        for (size_t v = len; v; v >>= 4)
+            line[--i] = "0123456789abcdef"[v & 15];
+        evbuffer_add(out, line + i, sizeof(line) - i);
         evbuffer_add(out, data, len);
         ADD_LIT(out, "\r\n");
     } else {
