@@ -7,12 +7,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 
@@ -82,8 +84,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     LOG(LOG_INFO, "%s %s", mock_method_name(req), path);
-    if (!m->fast)
+    if (!m->fast) {
         record(m, req, path);
+    } else {
+        /* Benchmarks: every write leaves at once, as from a server that
+         * flushes each event. With Nagle, a reused connection holds the
+         * small frames until the reader's delayed ACK, 40 ms later. */
+        int one = 1;
+        struct bufferevent *bev =
+            evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+        if (bev)
+            setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     mock_upstream_handle(m, req, path);
 }
 
