@@ -72,6 +72,8 @@ struct chat_job {
     char *access;
     int retried_auth;             /* refreshed once after 40103 */
     int streaming;                /* the upstream answered with SSE */
+    size_t stream_bytes;          /* bytes of that stream so far */
+    int frame_too_long;           /* an event passed max_frame */
     struct sse_parser *sse;
     struct render *render;
     int terminal;                 /* the answer is complete: ignore the rest */
@@ -480,9 +482,11 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
         return UPCALL_PAUSE;
     }
     metrics_upstream_bytes(len); /* after the pause: paused data comes again */
+    j->stream_bytes += len;
     int rc = sse_feed(j->sse, data, len, on_event, j);
     if (rc == SSE_TOO_LONG) {
         LOGR(LOG_WARN, j->rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
+        j->frame_too_long = 1;
         return UPCALL_ABORT;
     }
     return UPCALL_CONTINUE;
@@ -603,6 +607,10 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
                 client_error(j, 504, "upstream_timeout",
                              "chatglm.cn went silent for %ld s in the middle of the answer",
                              cfg.idle_timeout);
+            else if (j->frame_too_long)
+                client_error(j, 502, "upstream_frame_too_long",
+                             "an event from chatglm.cn passed the max-frame limit of %ld bytes",
+                             cfg.max_frame);
             else if (res != UPCALL_OK && render_get_state(j->render) == RENDER_TRUNCATED)
                 client_error(j, 502, "upstream_truncated",
                              "the connection to chatglm.cn broke in the middle of the answer (%s)",
@@ -619,7 +627,12 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
     } else if (j->streaming && res == UPCALL_OK) {
         /* An event stream with no frame at all. */
         (void)sse_finish(j->sse, on_event, j);
-        if (!j->terminal) {
+        if (!j->terminal && j->stream_bytes && !render_frames(j->render)) {
+            /* Bytes without one frame in them: the site is broken (an empty
+             * body is not: that is how it answers an unknown conversation). */
+            fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_garbage",
+                      "chatglm.cn answered %zu bytes that hold no stream frame", j->stream_bytes);
+        } else if (!j->terminal) {
             release(j, ACCOUNT_NEUTRAL, NULL);
             finish_client(j);
         }
@@ -630,7 +643,8 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
                   "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else if (res == UPCALL_ABORTED && j->streaming) {
         release(j, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 502, "upstream_error", "an event from chatglm.cn passed the max-frame limit");
+        client_error(j, 502, "upstream_frame_too_long",
+                     "an event from chatglm.cn passed the max-frame limit of %ld bytes", cfg.max_frame);
     } else {
         fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_unreachable", "could not reach chatglm.cn: %s",
                   upcall_error(c));
