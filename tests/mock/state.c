@@ -14,9 +14,16 @@
 #define MAX_CONVS 200000
 #define REFRESH_TTL 15552000L /* 180 days, as captured */
 
-enum acct_state { ACCT_OK, ACCT_DEAD, ACCT_BUSY, ACCT_FLAKY };
+enum acct_state {
+    ACCT_OK, ACCT_DEAD, ACCT_BUSY, ACCT_FLAKY,
+    /* every refresh answers one fault (see enum mock_refresh) */
+    ACCT_REFRESH_HTML, ACCT_REFRESH_EMPTY, ACCT_REFRESH_BADJSON, ACCT_REFRESH_500,
+    ACCT_STATES
+};
 
-static const char *const acct_state_names[] = { "ok", "dead", "busy", "flaky" };
+static const char *const acct_state_names[ACCT_STATES] = {
+    "ok", "dead", "busy", "flaky", "refresh-html", "refresh-empty", "refresh-badjson", "refresh-500",
+};
 
 struct account {
     char uid[25];
@@ -274,6 +281,13 @@ enum mock_refresh mock_state_refresh(struct mock_state *s, const char *token, in
         return MOCK_REFRESH_REJECTED;
     if (a->state == ACCT_FLAKY && ++a->flaky_attempts % 2 == 1)
         return MOCK_REFRESH_FLAKY;
+    switch (a->state) {
+    case ACCT_REFRESH_HTML: return MOCK_REFRESH_HTML;
+    case ACCT_REFRESH_EMPTY: return MOCK_REFRESH_EMPTY;
+    case ACCT_REFRESH_BADJSON: return MOCK_REFRESH_BADJSON;
+    case ACCT_REFRESH_500: return MOCK_REFRESH_500;
+    default: break;
+    }
     if (mock_map_count(s->atokens) >= MAX_TOKENS ||
         (rotate && mock_map_count(s->rtokens) >= MAX_TOKENS))
         return MOCK_REFRESH_FULL;
@@ -298,7 +312,7 @@ int mock_state_set_token(struct mock_state *s, const char *token, const char *st
                          char uid[25])
 {
     int st = -1;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < ACCT_STATES; i++)
         if (strcmp(state, acct_state_names[i]) == 0)
             st = i;
     if (st < 0 || !*token)

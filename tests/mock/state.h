@@ -28,6 +28,10 @@ enum mock_refresh {
     MOCK_REFRESH_REJECTED,  /* dead, or rotated out under strict rotation */
     MOCK_REFRESH_FLAKY,     /* this attempt of a flaky account fails */
     MOCK_REFRESH_FULL,      /* the token table reached its cap */
+    MOCK_REFRESH_HTML,      /* refresh-html: 200 with an HTML page */
+    MOCK_REFRESH_EMPTY,     /* refresh-empty: 200 with an empty body */
+    MOCK_REFRESH_BADJSON,   /* refresh-badjson: 200 with JSON cut short */
+    MOCK_REFRESH_500,       /* refresh-500: HTTP 500 with an HTML page, every time */
 };
 
 struct mock_refresh_out {
@@ -55,7 +59,8 @@ json_t *mock_state_settings_json(const struct mock_state *s);
 /* A refresh with token; rotate = issue a new refresh token (user-api). */
 enum mock_refresh mock_state_refresh(struct mock_state *s, const char *token, int rotate,
                                      struct mock_refresh_out *out);
-/* Sets the state ("ok", "dead", "busy", "flaky") of the account that owns
+/* Sets the state ("ok", "dead", "busy", "flaky", "refresh-html",
+ * "refresh-empty", "refresh-badjson", "refresh-500") of the account that owns
  * token, creating it when the token is new, and gives its uid. -1 on an
  * unknown state name or an empty token. */
 int mock_state_set_token(struct mock_state *s, const char *token, const char *state,

@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -42,6 +44,8 @@ struct mock_stream {
     size_t pending_off;
     char from[3][65], to[3][65];      /* id substitutions */
     int delay_ms, trickle_ms, trickle_frame_ms, close_after;
+    int cut_reset, cut_in_chunk, stall_after;
+    size_t big_frame;                 /* bytes of the extra frame still to send, 0 when sent */
     int waiting_drain;
     int resume_ms;                    /* pause before writing again after the drain */
     char uid[25];
@@ -119,6 +123,24 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 static void cut(struct mock_stream *s)
 {
     struct evhttp_connection *evcon = s->evcon;
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+    if (s->cut_in_chunk) {
+        /* A chunk that promises 0x2000 bytes and delivers a few: the socket's
+         * queue is empty here, so this small write goes out whole. */
+        static const char partial[] = "2000\r\nevent:message\ndata: {\"id\":\"";
+        if (send(fd, partial, sizeof(partial) - 1, MSG_NOSIGNAL) < 0)
+            LOG(LOG_WARN, "stream: cannot write the partial chunk: %s", strerror(errno));
+    }
+    if (s->cut_reset) {
+        /* Linux disconnects a TCP socket connected to AF_UNSPEC with a RST
+         * (no FIN first, as evhttp's own close would send); the descriptor
+         * stays valid for evhttp to close. */
+        struct sockaddr sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_family = AF_UNSPEC;
+        if (connect(fd, &sa, sizeof(sa)) < 0)
+            LOG(LOG_WARN, "stream: cannot reset the connection: %s", strerror(errno));
+    }
     evhttp_connection_set_closecb(evcon, NULL, NULL);
     stream_free(s);
     evhttp_connection_free(evcon);  /* also frees the request */
@@ -171,6 +193,17 @@ static int load_frame(struct mock_stream *s)
 {
     buf_reset(&s->pending);
     s->pending_off = 0;
+    if (s->big_frame && s->frames_sent == 1) {
+        /* One frame over any line cap: a JSON object with a long string. */
+        size_t n = s->big_frame;
+        s->big_frame = 0;
+        if (buf_puts(&s->pending, "event:message\ndata: {\"pad\":\"") < 0)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            if (buf_putc(&s->pending, 'x') < 0)
+                return -1;
+        return buf_puts(&s->pending, "\"}\n\n");
+    }
     if (s->mode == MOCK_STREAM_ENDLESS) {
         struct buf raw;
         buf_init(&raw, MAX_PENDING);
@@ -191,13 +224,23 @@ static void pump(struct mock_stream *s)
 {
     for (;;) {
         if (s->pending_off == s->pending.len) {
-            if (s->mode == MOCK_STREAM_STALL && s->frames_sent >= 1)
+            if (s->mode == MOCK_STREAM_STALL && s->frames_sent >= (size_t)s->stall_after)
                 return; /* idle until the client leaves */
             if (s->mode == MOCK_STREAM_CLOSE_MID && s->frames_sent >= (size_t)s->close_after) {
                 /* Cut only once the frames have left our buffer. */
                 if (out_queued(s) > 0) {
                     s->waiting_drain = 1;
                     s->resume_ms = 0;
+                    return;
+                }
+                /* A reset drops what the kernel has not sent yet: wait until
+                 * the peer has acknowledged every byte, so that exactly the
+                 * frames before the cut arrive. */
+                int unacked = 0;
+                if (s->cut_reset &&
+                    ioctl(bufferevent_getfd(evhttp_connection_get_bufferevent(s->evcon)),
+                          SIOCOUTQ, &unacked) == 0 && unacked > 0) {
+                    schedule(s, 2);
                     return;
                 }
                 LOG(LOG_INFO, "stream: cutting the connection after %zu frames", s->frames_sent);
@@ -287,6 +330,10 @@ void mock_stream_start(struct mock_streams *ss, struct evhttp_request *req,
     s->trickle_ms = spec->trickle_ms;
     s->trickle_frame_ms = spec->trickle_frame_ms;
     s->close_after = spec->close_after;
+    s->cut_reset = spec->cut_reset;
+    s->cut_in_chunk = spec->cut_in_chunk;
+    s->stall_after = spec->stall_after > 0 ? spec->stall_after : 1;
+    s->big_frame = spec->big_frame;
     snprintf(s->uid, sizeof(s->uid), "%s", spec->uid);
     s->epoch = spec->epoch;
     buf_init(&s->pending, MAX_PENDING);

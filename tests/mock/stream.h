@@ -14,9 +14,11 @@
 
 enum mock_stream_mode {
     MOCK_STREAM_NORMAL,        /* every frame, then the end of the body */
-    MOCK_STREAM_STALL,         /* headers and the first frame, then nothing */
+    MOCK_STREAM_STALL,         /* headers and stall_after frames (at least 1), then nothing */
     MOCK_STREAM_STALL_BEFORE,  /* not even the headers */
-    MOCK_STREAM_CLOSE_MID,     /* close_after frames, then close the socket */
+    MOCK_STREAM_CLOSE_MID,     /* close_after frames, then close the socket (with
+                                  cut_reset: a TCP reset; with cut_in_chunk: first a
+                                  chunk header promising more than follows) */
     MOCK_STREAM_TRICKLE,       /* one byte per write: trickle_ms apart inside a
                                   frame, trickle_frame_ms between frames */
     MOCK_STREAM_ENDLESS,       /* growing frames every 10 ms, forever */
@@ -33,6 +35,10 @@ struct mock_stream_spec {
     int trickle_ms;
     int trickle_frame_ms;
     int close_after;                /* close-mid: frames before the cut */
+    int cut_reset;                  /* close-mid: abortive close (RST) */
+    int cut_in_chunk;               /* close-mid: end inside a chunk */
+    int stall_after;                /* stall: frames before the silence (0 = 1) */
+    size_t big_frame;               /* > 0: an extra frame of this many bytes after the first */
     int close_connection;           /* answer with Connection: close */
     const char *uid;                /* the stream slot to release */
     unsigned epoch;

@@ -24,11 +24,19 @@
 #define CLOSE_MID_FRAMES 3
 #define TRICKLE_FRAME_MS 20
 #define GARBAGE_BYTES 1024
+#define MAX_BIG_FRAME (64 << 20)
 
 static const char html_500[] =
     "<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
     "<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
     "</body>\r\n</html>\r\n";
+
+/* What a refresh may get instead of JSON: a login or challenge page, and a
+ * JSON body cut short. */
+static const char html_login[] =
+    "<!DOCTYPE html><html><head><title>智谱清言</title></head><body><div id=\"app\"></div>"
+    "<script>location.href='/main/alltoolsdetail'</script></body></html>\n";
+static const char bad_json[] = "{\"status\":0,\"message\":\"success\",\"result\":{\"access_tok";
 
 /* The token of "Authorization: Bearer <token>", or NULL. New string. */
 static char *bearer(struct evhttp_request *req)
@@ -94,7 +102,18 @@ static void handle_refresh(struct mock *m, struct evhttp_request *req, int old)
         mock_reply_case(m, req, old ? "refresh-bad-token-2024" : "refresh-token-revoked-40102");
         break;
     case MOCK_REFRESH_FLAKY:
+    case MOCK_REFRESH_500:
         mock_reply(req, 500, "Internal Server Error", "text/html", html_500, sizeof(html_500) - 1);
+        break;
+    case MOCK_REFRESH_HTML:
+        mock_reply(req, 200, "OK", "text/html; charset=utf-8", html_login, sizeof(html_login) - 1);
+        break;
+    case MOCK_REFRESH_EMPTY:
+        mock_reply(req, 200, "OK", "application/json; charset=utf-8", "", 0);
+        break;
+    case MOCK_REFRESH_BADJSON:
+        mock_reply(req, 200, "OK", "application/json; charset=utf-8", bad_json,
+                   sizeof(bad_json) - 1);
         break;
     case MOCK_REFRESH_FULL:
         mock_reply_mock_error(req, 503, "token table full; POST /_mock/reset");
@@ -238,9 +257,23 @@ static int prepare_answer(struct mock *m, struct evhttp_request *req, const char
         spec->mode = MOCK_STREAM_STALL;
     } else if (strcmp(scenario, "stall-before") == 0) {
         spec->mode = MOCK_STREAM_STALL_BEFORE;
-    } else if (strcmp(scenario, "close-mid") == 0) {
+    } else if (strcmp(scenario, "stall-mid") == 0) {
+        spec->mode = MOCK_STREAM_STALL;
+        spec->stall_after = CLOSE_MID_FRAMES;
+    } else if (strcmp(scenario, "close-mid") == 0 || strcmp(scenario, "reset-mid") == 0 ||
+               strcmp(scenario, "truncated-chunk") == 0) {
         spec->mode = MOCK_STREAM_CLOSE_MID;
         spec->close_after = CLOSE_MID_FRAMES;
+        spec->cut_reset = scenario[0] == 'r';
+        spec->cut_in_chunk = scenario[0] == 't';
+    } else if (strncmp(scenario, "huge-frame:", 11) == 0) {
+        char *end = NULL;
+        long n = strtol(scenario + 11, &end, 10);
+        if (!end || *end || n < 1 || n > MAX_BIG_FRAME) {
+            mock_reply_mock_error(req, 400, "huge-frame:<bytes> needs 1..%d bytes", MAX_BIG_FRAME);
+            return -1;
+        }
+        spec->big_frame = (size_t)n;
     } else if (strcmp(scenario, "trickle") == 0 || strncmp(scenario, "trickle:", 8) == 0) {
         /* Plain "trickle" keeps the whole answer to about half a second so
          * tests can wait for it; "trickle:<ms>" is a byte every <ms> ms. */
