@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "net/curl_loop.h"
+#include "util/xalloc.h"
 
 struct app app;
 
@@ -49,11 +50,12 @@ static void raise_nofile(void)
 static void load_configured_accounts(void)
 {
     char **tokens;
-    char *list = malloc(strlen(cfg.refresh_tokens) + 8);
-    sprintf(list, "Bearer %s", cfg.refresh_tokens);
+    size_t len = strlen(cfg.refresh_tokens) + 8;
+    char *list = xmalloc(len);
+    snprintf(list, len, "Bearer %s", cfg.refresh_tokens);
     size_t n = api_bearer_tokens(list, &tokens);
     free(list);
-    app.configured = n ? calloc(n, sizeof(*app.configured)) : NULL;
+    app.configured = n ? xcalloc(n, sizeof(*app.configured)) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct account *a = accounts_get(app.accounts, tokens[i], 1);
         size_t k = 0;

@@ -57,6 +57,7 @@ static int check_message(const json_t *m, size_t i, struct chat_check_error *err
 
 int chat_request_check(const json_t *root, struct chat_check_error *err)
 {
+    memset(err, 0, sizeof(*err));
     if (!json_is_object(root))
         return refuse(err, "", "invalid_request", "the request body must be a JSON object");
     const json_t *v = json_object_get(root, "model");
