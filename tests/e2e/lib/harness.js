@@ -21,8 +21,12 @@ export const PATH_REFRESH = '/chatglm/user-api/user/refresh';
 export const PATH_STREAM = '/chatglm/backend-api/assistant/stream';
 export const PATH_DELETE = '/chatglm/backend-api/assistant/conversation/delete';
 
-const START_TIMEOUT_MS = 10000;
-const STOP_TIMEOUT_MS = 15000;
+// GLM_WRAP: a command to run the server and the mock under, split on spaces
+// (scripts/valgrind-test.sh sets "valgrind ..."); such a run is slow, so it
+// gets longer start and stop timeouts.
+export const WRAP = (process.env.GLM_WRAP || '').split(' ').filter(Boolean);
+const START_TIMEOUT_MS = WRAP.length ? 60000 : 10000;
+const STOP_TIMEOUT_MS = WRAP.length ? 60000 : 15000;
 
 // Children that are still running, and their temporary directories: killed
 // and removed if this test process ends early.
@@ -54,7 +58,8 @@ function spawnReady(bin, args, streamName, ready, label) {
     };
     let proc;
     try {
-      proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+      proc = WRAP.length ? spawn(WRAP[0], [...WRAP.slice(1), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+                         : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     } catch (e) {
       reject(new Error(`${label}: cannot start ${bin}: ${e.message}`));
       return;
