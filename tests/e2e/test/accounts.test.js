@@ -810,8 +810,12 @@ describe('POST /token/check', () => {
     assert.equal((await plain(server.client(token))).choices[0].message.content, PLAIN);
   });
 
-  test('in API-key mode it checks a configured account too', async () => {
-    const { res, json } = await check(akserver, { token: configured[0] });
+  test('in API-key mode it needs a key, then checks a configured account too', async () => {
+    const denied = await check(akserver, { token: configured[0] });
+    assert.equal(denied.res.status, 401);
+    assert.equal(denied.json.error.code, 'invalid_api_key');
+    const { res, json } = await post(akserver, '/token/check', { token: configured[0] },
+      { authorization: `Bearer ${API_KEYS[0]}` });
     assert.equal(res.status, 200);
     assert.equal(json.live, true);
   });
