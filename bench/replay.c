@@ -7,7 +7,16 @@
  *   full    framer + renderer + OpenAI chunk JSON + token estimate, as in
  *           src/api/chat.c's relay()
  *
- *   replay [-m sse|render|full] [-p auto|v1|v2] [-f 1|0] [-c chunk] [-r repeat] FILE
+ * and two modes that check an answer's text rather than time it:
+ *
+ *   text    the content the renderer makes of the transcript
+ *   openai  the content of a server's streamed reply (OpenAI chunks, read
+ *           with jansson): the concatenated delta.content
+ *
+ * Both print "len=N text=H" (FNV-1a of the text), so a server's reply can be
+ * compared with what the transcript says, byte for byte.
+ *   replay [-m sse|render|full|text|openai] [-p auto|v1|v2] [-f 1|0] [-c chunk]
+ *          [-r repeat] FILE
  *
  * -f 0 turns the renderer's fast path off (every frame through jansson), to
  * compare costs and check that both give the same digest.
@@ -20,17 +29,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "stream/openai.h"
 #include "stream/render.h"
 #include "stream/sse.h"
 #include "util/buf.h"
 
-enum mode { MODE_SSE, MODE_RENDER, MODE_FULL };
+enum mode { MODE_SSE, MODE_RENDER, MODE_FULL, MODE_TEXT, MODE_OPENAI };
 
 struct run {
     enum mode mode;
     struct render *r;
     struct buf out;
+    unsigned long long text_digest;
+    unsigned long long text_len;
     unsigned long events;
     unsigned long long produced;
     unsigned long long digest;
@@ -46,12 +59,22 @@ static void digest_add(struct run *x, const char *s, size_t n)
     x->produced += n;
 }
 
+static void text_add(struct run *x, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        x->text_digest ^= (unsigned char)s[i];
+        x->text_digest *= 1099511628211ull;
+    }
+    x->text_len += n;
+}
+
 static void take(struct run *x)
 {
     const char *c, *rs;
     size_t cl, rl;
 
     render_take(x->r, &c, &cl, &rs, &rl);
+    text_add(x, c, cl);
     if (!cl && !rl)
         return;
     digest_add(x, c, cl);
@@ -73,6 +96,16 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     x->events++;
     if (x->mode == MODE_SSE)
         return 0;
+    if (x->mode == MODE_OPENAI) {
+        /* data: {chunk} ... data: [DONE] */
+        json_t *o = json_loadb(data, len, 0, NULL);
+        json_t *c = json_object_get(
+            json_object_get(json_array_get(json_object_get(o, "choices"), 0), "delta"), "content");
+        if (json_is_string(c))
+            text_add(x, json_string_value(c), json_string_length(c));
+        json_decref(o);
+        return 0;
+    }
     if (event[0] && strcmp(event, "message") != 0)
         return 0;
     if (render_frame(x->r, data, len) == 0)
@@ -127,8 +160,10 @@ int main(int argc, char **argv)
     for (i = 1; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         const char *v = argv[i + 1];
         if (strcmp(argv[i], "-m") == 0)
-            mode = strcmp(v, "sse") == 0 ? MODE_SSE : strcmp(v, "render") == 0 ? MODE_RENDER
-                                                                               : MODE_FULL;
+            mode = strcmp(v, "sse") == 0      ? MODE_SSE
+                   : strcmp(v, "render") == 0 ? MODE_RENDER
+                   : strcmp(v, "text") == 0   ? MODE_TEXT
+                   : strcmp(v, "openai") == 0 ? MODE_OPENAI : MODE_FULL;
         else if (strcmp(argv[i], "-p") == 0)
             profile = strcmp(v, "v1") == 0   ? RENDER_PROFILE_V1
                       : strcmp(v, "v2") == 0 ? RENDER_PROFILE_V2 : RENDER_PROFILE_AUTO;
@@ -140,7 +175,7 @@ int main(int argc, char **argv)
             render_set_fast_path(atoi(v));
     }
     if (i != argc - 1 || !chunk || repeat < 1) {
-        fprintf(stderr, "usage: replay [-m sse|render|full] [-p auto|v1|v2] [-f 1|0] [-c chunk] "
+        fprintf(stderr, "usage: replay [-m sse|render|full|text|openai] [-p auto|v1|v2] [-f 1|0] [-c chunk] "
                         "[-r repeat] FILE\n");
         return 2;
     }
@@ -156,7 +191,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < repeat; k++) {
         memset(&x, 0, sizeof(x));
         x.mode = mode;
-        x.digest = 14695981039346656037ull;
+        x.digest = x.text_digest = 14695981039346656037ull;
         buf_init(&x.out, 64u << 20);
         struct render_opts ro = { RENDER_THINK_REASONING, RENDER_SEARCH_INLINE, profile, 8u << 20 };
         double t0 = cpu_now();
@@ -178,7 +213,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "replay: sse error %d\n", rc);
         if (best < 0 || t < best)
             best = t;
-        if (k == repeat - 1)
+        if (k < repeat - 1)
+            continue;
+        if (mode == MODE_TEXT || mode == MODE_OPENAI)
+            printf("len=%llu text=%016llx\n", x.text_len, x.text_digest);
+        else
             printf("%s bytes=%zu events=%lu out=%llu state=%d cpu_s=%.4f digest=%016llx\n",
                    mode == MODE_SSE ? "sse" : mode == MODE_RENDER ? "render" : "full", len,
                    x.events, x.produced, state, best, x.digest);

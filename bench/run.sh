@@ -1,0 +1,452 @@
+#!/usr/bin/env bash
+# The benchmark of issue 5 (`make bench`): the mock upstream (tests/mock, in
+# its --fast mode) and the server, driven by wrk and by bench/loadgen, all on
+# 127.0.0.1. Prints one table and writes it, with the machine's description,
+# to bench/results/<date>.md.
+#
+#   bench/run.sh                 the full run (about 12 minutes)
+#   BENCH_QUICK=1 bench/run.sh   a smoke run (about 2 minutes): one run of
+#                                each scenario, short durations, 500 slow
+#                                streams, a 5,000-request soak, no ASan soak
+#
+# Every scenario runs against a fresh mock and a fresh server (so that peak
+# RSS belongs to that scenario), RUNS times; the table gives the medians.
+# The server's CPU comes from /proc/<pid>/stat (utime + stime), its memory
+# from /proc/<pid>/status (VmRSS, VmHWM). Everything is bounded: each load
+# has a fixed duration or request count, every wait has a deadline.
+#
+# Other settings (environment): BENCH_BUILD (default build/release),
+# BENCH_OUT (results file; default bench/results/<date>.md, "-" for none),
+# BENCH_ASAN_SOAK=0 to skip the leak-checked soak, BENCH_ONLY="s1-c50 s5-c50"
+# to run only those scenarios (names as in the report's source lines),
+# BENCH_KEEP=1 to keep the work directory (logs) in /tmp.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+O=${BENCH_BUILD:-build/release}
+QUICK=${BENCH_QUICK:-0}
+DATE=$(date +%Y-%m-%d)
+OUT=${BENCH_OUT:-bench/results/$DATE.md}
+
+if [ "$QUICK" = 1 ]; then
+    RUNS=1 DUR=2 WARM=1 S3_ANSWERS=2 S4_STREAMS=500 S4_FRAMES=6 S4B_STREAMS=200
+    SOAK=5000 SOAK_AT=1000 ASAN_SOAK=0
+else
+    RUNS=3 DUR=10 WARM=2 S3_ANSWERS=5 S4_STREAMS=5000 S4_FRAMES=30 S4B_STREAMS=500
+    SOAK=100000 SOAK_AT=10000 ASAN_SOAK=${BENCH_ASAN_SOAK:-10000}
+fi
+THREADS=2
+CLK_TCK=$(getconf CLK_TCK)
+SERVER=$ROOT/$O/glm-free-api
+MOCK=$ROOT/$O/tests/mock-chatglm
+LOADGEN=$ROOT/$O/bench/loadgen
+REPLAY=$ROOT/$O/bench/replay
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for b in "$SERVER" "$MOCK"; do
+    [ -x "$b" ] || die "$b is missing: run 'make BUILD=release all units' (or make bench)"
+done
+command -v wrk >/dev/null || die "wrk is missing: scripts/install-deps.sh --bench"
+command -v curl >/dev/null || die "curl is missing: scripts/install-deps.sh --bench"
+
+# ---- the tools --------------------------------------------------------------
+mkdir -p "$O/bench"
+CC=${CC:-cc}
+WARN="-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings"
+$CC $WARN -O2 -o "$LOADGEN" bench/loadgen.c $(pkg-config --cflags --libs libevent) ||
+    die "cannot build bench/loadgen"
+$CC $WARN -O2 -Isrc -o "$REPLAY" bench/replay.c "$O/libglm.a" \
+    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3) -lm ||
+    die "cannot build bench/replay"
+
+W=$(mktemp -d /tmp/glm-bench.XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    for p in $PIDS; do wait "$p" 2>/dev/null; done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then note "work directory kept: $W"; else rm -rf "$W"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 5,000 streams need about 5,000 descriptors in each of the server, the
+# mock and the load generator (the server raises its own limit too).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+NOFILE=$(ulimit -n)
+if [ "$NOFILE" != unlimited ] && [ "$NOFILE" -lt $((S4_STREAMS * 2 + 200)) ]; then
+    fit=$(( (NOFILE - 200) / 2 ))
+    note "open-file limit $NOFILE: scenario 4 holds $fit streams instead of $S4_STREAMS"
+    S4_STREAMS=$fit
+fi
+
+# ---- processes ----------------------------------------------------------------
+
+# wait_line FILE REGEX: up to 10 s for a line to appear.
+wait_line() {
+    for _ in $(seq 200); do
+        grep -qE "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_mock: a fresh mock; sets MOCK_PID and MOCK_PORT.
+start_mock() {
+    "$MOCK" --port 0 --fast --quiet --fixtures "$ROOT/tests/fixtures" >"$W/mock.out" 2>"$W/mock.err" &
+    MOCK_PID=$!
+    PIDS="$PIDS $MOCK_PID"
+    wait_line "$W/mock.out" 'listening on' || die "the mock did not start: $(cat "$W/mock.err")"
+    MOCK_PORT=$(grep -oE '[0-9]+$' "$W/mock.out")
+}
+
+# start_server [args]: a fresh server on a fresh account store; sets
+# SRV_PID, SRV_PORT and SRV_IDLE_KB (RSS before any request).
+SRV_N=0
+start_server() {
+    SRV_N=$((SRV_N + 1))
+    "$SERVER" --host 127.0.0.1 --port 0 --upstream "http://127.0.0.1:$MOCK_PORT" \
+        --data-dir "$W/data-$SRV_N" "$@" >"$W/server.out" 2>"$W/server-$SRV_N.log" &
+    SRV_PID=$!
+    PIDS="$PIDS $SRV_PID"
+    wait_line "$W/server-$SRV_N.log" 'listening on http' ||
+        die "the server did not start: $(tail -5 "$W/server-$SRV_N.log")"
+    SRV_PORT=$(grep -oE 'listening on http://127.0.0.1:[0-9]+' "$W/server-$SRV_N.log" | grep -oE '[0-9]+$')
+    SRV_IDLE_KB=$(rss_kb "$SRV_PID")
+}
+
+# stop PID: SIGTERM, then SIGKILL after 15 s.
+stop() {
+    local p=$1
+    kill "$p" 2>/dev/null || return 0
+    for _ in $(seq 300); do
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -vx "$p" | tr '\n' ' ')
+}
+
+stop_all() {
+    [ -n "${SRV_PID:-}" ] && stop "$SRV_PID"
+    [ -n "${MOCK_PID:-}" ] && stop "$MOCK_PID"
+    SRV_PID= MOCK_PID=
+}
+
+mock_config() {
+    curl -sf -XPOST "http://127.0.0.1:$MOCK_PORT/_mock/config" -d "$1" >/dev/null ||
+        die "mock config $1 refused"
+}
+
+# CPU ticks (user + system) of a process; the fields after the ")" of comm.
+cpu_ticks() {
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    s=${s##*) }
+    set -- $s
+    echo $(( ${12} + ${13} ))
+}
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# kv LINE KEY: the value of key=value in a line.
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+
+# Access tokens of N fresh mock accounts (signature off), one per line, in
+# one curl process.
+mock_tokens() {
+    local n=$1 file=$2 cfg=$W/refresh.cfg
+    : >"$cfg"
+    for i in $(seq "$n"); do
+        [ "$i" -gt 1 ] && echo next >>"$cfg"
+        printf 'url = "http://127.0.0.1:%s/chatglm/user-api/user/refresh"\nrequest = "POST"\nheader = "Authorization: Bearer floor-%s-%d"\n' \
+            "$MOCK_PORT" "$RANDOM" "$i" >>"$cfg"
+    done
+    curl -s -K "$cfg" | grep -oE '"access_token":"[^"]+"' | cut -d'"' -f4 >"$file"
+    [ "$(wc -l <"$file")" -eq "$n" ] || die "could not get $n mock access tokens"
+}
+
+# ---- request bodies -------------------------------------------------------------
+body() { # body FILE STREAM TEXT
+    printf '{"model":"glm-4","stream":%s,"messages":[{"role":"user","content":"%s"}]}' "$2" "$3" >"$1"
+}
+upbody() { # upbody FILE TEXT: the upstream request, for the mock directly
+    printf '{"assistant_id":"65940acff94777010aa6b796","conversation_id":"","meta_data":{},"messages":[{"role":"user","content":[{"type":"text","text":"%s"}]}]}' "$2" >"$1"
+}
+SHORT='[[scenario:long:20:8]] hi'                  # 20 text frames of 8 characters
+LONG='[[scenario:long:2000:33]] hi'                # 2,000 frames to ~100 KB
+HALF='[[scenario:long:1000:33]] hi'                # 1,000 frames to ~50 KB
+body "$W/s1.json" true "$SHORT"
+body "$W/s2.json" false "$SHORT"
+body "$W/long.json" true "$LONG"
+body "$W/half.json" true "$HALF"
+body "$W/slow.json" true "[[scenario:long:$S4_FRAMES:8]] hi"
+upbody "$W/up-short.json" "$SHORT"
+upbody "$W/up-long.json" "$LONG"
+upbody "$W/up-half.json" "$HALF"
+body "$W/mix-think.json" true '[[fixture:chat-think]] hi'
+body "$W/mix-search.json" true '[[fixture:chat-multipart-search]] hi'
+body "$W/mix-medium.json" true '[[scenario:long:200:20]] hi'
+body "$W/mix-plain.json" false '[[fixture:chat-plain]] hi'
+
+RES=$W/results.txt   # one line per run: scenario=... run=... key=value ...
+: >"$RES"
+record() { echo "scenario=$1 run=$2 $3" >>"$RES"; }
+
+PATH_UP=/chatglm/backend-api/assistant/stream
+FIRST_SRV='{"content":"'   # the first content delta of a server stream
+FIRST_UP='"text":"'        # the first text frame of an upstream stream
+
+# wrk_run URL CONNS SECONDS BODY TOKENS MUST ERROR PATH: prints the BENCH line.
+wrk_run() {
+    local t=$THREADS
+    [ "$2" -lt "$t" ] && t=$2
+    wrk -t"$t" -c"$2" -d"${3}s" --timeout 60s -s bench/wrk/chat.lua "$1" -- \
+        "$4" "$5" "$6" "$7" "$8" "$t" 2>&1 | grep '^BENCH' || echo "BENCH requests=0 wrk_failed=1"
+}
+
+# The first token is timed apart from the throughput run: wrk keeps every
+# connection busy, so under it a request mostly waits for the CPU (the
+# machine is saturated by design) and its first token says little about the
+# server. The paced run has CONNS connections that together send PACE
+# requests a second (each connection pauses CONNS/PACE seconds between its
+# requests), well below capacity, and times the first token of every one.
+PACE=500
+PDUR=$(( DUR / 2 ))
+paced() { # paced PORT CONNS BODY FIRST END PATH TOKEN-ARGS...: prints the LOADGEN line
+    local port=$1 c=$2 b=$3 first=$4 end=$5 path=$6
+    shift 6
+    "$LOADGEN" -p "$port" -c "$c" -n "$c" -P "$path" -b "$b" "$@" >/dev/null 2>&1 # warm-up
+    "$LOADGEN" -p "$port" -c "$c" -d "$PDUR" -g $(( c * 1000 / PACE )) -P "$path" -b "$b" \
+        -m "$first" -e "$end" -E '{"error":' "$@" 2>/dev/null
+}
+
+# ---- scenario 1 and 2: short answers through the server ---------------------------
+# server_load NAME CONNS BODY MUST [PACED]
+server_load() {
+    local name=$1 c=$2 b=$3 must=$4 timed=${5:-1} pool=$(( $2 * 4 / THREADS + 8 ))
+    for run in $(seq "$RUNS"); do
+        start_mock
+        start_server
+        local url="http://127.0.0.1:$SRV_PORT/v1/chat/completions"
+        # Warm-up: every account of the pool refreshes its token once.
+        wrk_run "$url" "$c" "$WARM" "$b" "$pool" "$must" '{"error":' /v1/chat/completions >/dev/null
+        local t0 t1 line pace=""
+        t0=$(cpu_ticks "$SRV_PID")
+        line=$(wrk_run "$url" "$c" "$DUR" "$b" "$pool" "$must" '{"error":' /v1/chat/completions)
+        t1=$(cpu_ticks "$SRV_PID")
+        local hwm
+        hwm=$(hwm_kb "$SRV_PID")
+        [ "$timed" = 1 ] && pace=$(paced "$SRV_PORT" "$c" "$b" "$FIRST_SRV" '"finish_reason":"stop"' \
+            /v1/chat/completions -k pace)
+        local n errs perr=0
+        n=$(kv "$line" requests)
+        [ -n "$pace" ] && perr=$(kv "$pace" errors)
+        errs=$(( $(kv "$line" err_connect) + $(kv "$line" err_read) + $(kv "$line" err_write) +
+                 $(kv "$line" err_status) + $(kv "$line" err_timeout) + $(kv "$line" err_body) +
+                 ${perr:-0} ))
+        record "$name" "$run" "conns=$c rps=$(awk -v r="$n" -v d="$(kv "$line" duration_s)" 'BEGIN{printf "%.1f", r/d}') \
+lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
+${pace:+ttft_p50_ms=$(kv "$pace" ttft_p50_ms) ttft_p99_ms=$(kv "$pace" ttft_p99_ms) paced_rps=$(kv "$pace" rps)} \
+cpu_per_k=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+hwm_kb=$hwm idle_kb=$SRV_IDLE_KB errors=$errs completions=$n"
+        stop_all
+    done
+}
+
+# ---- scenario 5: the same request straight to the mock (the floor) -------------------
+mock_load() { # mock_load NAME CONNS UPBODY
+    local name=$1 c=$2 b=$3
+    for run in $(seq "$RUNS"); do
+        start_mock
+        mock_config '{"signature":false}'
+        mock_tokens $(( c * 4 + 16 )) "$W/tokens.txt"
+        local url="http://127.0.0.1:$MOCK_PORT$PATH_UP"
+        wrk_run "$url" "$c" "$WARM" "$b" "$W/tokens.txt" '"status":"finish"' '' "$PATH_UP" >/dev/null
+        local t0 t1 line pace
+        t0=$(cpu_ticks "$MOCK_PID")
+        line=$(wrk_run "$url" "$c" "$DUR" "$b" "$W/tokens.txt" '"status":"finish"' '' "$PATH_UP")
+        t1=$(cpu_ticks "$MOCK_PID")
+        pace=$(paced "$MOCK_PORT" "$c" "$b" "$FIRST_UP" '"status":"finish"' "$PATH_UP" -T "$W/tokens.txt")
+        local n errs
+        n=$(kv "$line" requests)
+        errs=$(( $(kv "$line" err_connect) + $(kv "$line" err_read) + $(kv "$line" err_write) +
+                 $(kv "$line" err_status) + $(kv "$line" err_timeout) + $(kv "$line" err_body) +
+                 $(kv "$pace" errors) ))
+        record "$name" "$run" "conns=$c rps=$(awk -v r="$n" -v d="$(kv "$line" duration_s)" 'BEGIN{printf "%.1f", r/d}') \
+lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
+ttft_p50_ms=$(kv "$pace" ttft_p50_ms) ttft_p99_ms=$(kv "$pace" ttft_p99_ms) paced_rps=$(kv "$pace" rps) \
+mock_cpu_per_k=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+errors=$errs completions=$n"
+        stop_all
+    done
+}
+
+# ---- scenario 3: one long answer at a time ---------------------------------------
+# long_answer NAME PROFILE BODY UPBODY
+long_answer() {
+    local name=$1 profile=$2 b=$3 ub=$4
+    for run in $(seq "$RUNS"); do
+        start_mock
+        mock_config "{\"profile\":\"$profile\"}"
+        start_server
+        # The mock generates the answer on the first request (cached after).
+        "$LOADGEN" -p "$SRV_PORT" -c 1 -n 1 -b "$b" -k long -t 60 >/dev/null 2>&1
+        local t0 line t1
+        t0=$(cpu_ticks "$SRV_PID")
+        line=$("$LOADGEN" -p "$SRV_PORT" -c 1 -n "$S3_ANSWERS" -b "$b" -k long -t 60 \
+            -m "$FIRST_SRV" -e '"finish_reason":"stop"' -E '{"error":' -O "$W/long-reply.sse")
+        t1=$(cpu_ticks "$SRV_PID")
+        local got want bytes floor path
+        got=$("$REPLAY" -m openai "$W/long-reply.sse")
+        # The same answer straight from the mock: the reference text and the floor.
+        mock_config '{"signature":false}'
+        mock_tokens 1 "$W/long-token.txt"
+        curl -s -o "$W/long-up.sse" -H "Authorization: Bearer $(cat "$W/long-token.txt")" \
+            --data-binary @"$ub" "http://127.0.0.1:$MOCK_PORT$PATH_UP"
+        want=$("$REPLAY" -f 0 -m text "$W/long-up.sse")
+        bytes=$(wc -c <"$W/long-up.sse")
+        floor=$("$REPLAY" -r 3 -m sse "$W/long-up.sse")
+        path=$("$REPLAY" -r 3 -m full "$W/long-up.sse")
+        local exact=0
+        [ "$got" = "$want" ] && exact=1
+        record "$name" "$run" "conns=1 upstream_bytes=$bytes answer_bytes=$(kv "$want" len) \
+lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
+ttft_p50_ms=$(kv "$line" ttft_p50_ms) \
+cpu_per_answer=$(awk -v t=$((t1 - t0)) -v n="$S3_ANSWERS" -v hz="$CLK_TCK" 'BEGIN{printf "%.4f", t/hz/n}') \
+sse_floor_s=$(kv "$floor" cpu_s) path_offline_s=$(kv "$path" cpu_s) \
+hwm_kb=$(hwm_kb "$SRV_PID") errors=$(kv "$line" errors) exact=$exact"
+        stop_all
+    done
+}
+
+# ---- scenario 4: many slow streams held open ---------------------------------------
+# slow_streams NAME STREAMS
+slow_streams() {
+    local name=$1 n=$2
+    for run in $(seq "$RUNS"); do
+        start_mock
+        mock_config '{"delay_ms":1000}'
+        start_server
+        local idle peak=0 t0 t1
+        idle=$(rss_kb "$SRV_PID")
+        t0=$(cpu_ticks "$SRV_PID")
+        # One account per connection, connections opened at 1,000 a second.
+        "$LOADGEN" -p "$SRV_PORT" -c "$n" -n "$n" -r 1000 -b "$W/slow.json" -k slow -t 120 \
+            -m "$FIRST_SRV" -e '"finish_reason":"stop"' -E '{"error":' >"$W/slow.txt" 2>/dev/null &
+        local lg=$!
+        while kill -0 "$lg" 2>/dev/null; do
+            local r
+            r=$(rss_kb "$SRV_PID")
+            [ "${r:-0}" -gt "$peak" ] && peak=$r
+            sleep 0.5
+        done
+        wait "$lg"
+        t1=$(cpu_ticks "$SRV_PID")
+        local line
+        line=$(cat "$W/slow.txt")
+        record "$name" "$run" "conns=$n lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
+ttft_p50_ms=$(kv "$line" ttft_p50_ms) ttft_p99_ms=$(kv "$line" ttft_p99_ms) \
+cpu_per_k=$(awk -v t=$((t1 - t0)) -v c="$(kv "$line" ok)" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", c ? t/hz/c*1000 : -1}') \
+idle_kb=$idle peak_kb=$peak hwm_kb=$(hwm_kb "$SRV_PID") \
+per_stream_kb=$(awk -v p="$peak" -v i="$idle" -v n="$n" 'BEGIN{printf "%.1f", (p-i)/n}') \
+open_peak=$(kv "$line" open_peak) errors=$(kv "$line" errors) completions=$(kv "$line" ok)"
+        stop_all
+    done
+}
+
+# ---- the soak -------------------------------------------------------------------------
+# soak NAME REQUESTS AT SERVER-BINARY: mixed answers from 40 connections, one
+# request in ten dropped by the client right after its first token.
+soak() {
+    local name=$1 n=$2 at=$3 bin=$4
+    start_mock
+    local saved=$SERVER
+    SERVER=$bin
+    start_server
+    SERVER=$saved
+    local line
+    line=$("$LOADGEN" -p "$SRV_PORT" -c 40 -n "$n" -x 10 -b "$W/s1.json" -b "$W/s2.json" \
+        -b "$W/mix-think.json" -b "$W/mix-search.json" -b "$W/mix-medium.json" -b "$W/mix-plain.json" \
+        -k soak -t 60 -m '"content":' -e '"finish_reason":"stop"' -E '{"error":' -W "$SRV_PID" -N "$at")
+    local pid=$SRV_PID log=$W/server-$SRV_N.log
+    stop_all
+    local san=0
+    grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" && san=1
+    record "$name" 1 "requests=$(kv "$line" requests) ok=$(kv "$line" ok) aborted=$(kv "$line" aborted) \
+errors=$(kv "$line" errors) rps=$(kv "$line" rps) rss_at_kb=$(kv "$line" rss_at_kb) rss_end_kb=$(kv "$line" rss_end_kb) \
+growth_pct=$(awk -v a="$(kv "$line" rss_at_kb)" -v b="$(kv "$line" rss_end_kb)" 'BEGIN{printf "%.1f", a>0 ? (b-a)*100/a : -1}') \
+sanitizer_reports=$san pid=$pid"
+}
+
+# ---- start-up ----------------------------------------------------------------------------
+startup() {
+    start_mock
+    for run in $(seq "$RUNS"); do
+        local port line
+        for _ in $(seq 20); do
+            port=$((40000 + RANDOM % 20000))
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+        done
+        line=$("$LOADGEN" -p "$port" -S -- "$SERVER" --host 127.0.0.1 --port "$port" \
+            --upstream "http://127.0.0.1:$MOCK_PORT" --data-dir "$W/data-start-$run" 2>/dev/null)
+        # For scale: the same binary loading its libraries and exiting.
+        local t0 t1
+        t0=$(date +%s%N)
+        for _ in 1 2 3 4 5 6 7 8 9 10; do "$SERVER" --check-config >/dev/null 2>&1; done
+        t1=$(date +%s%N)
+        record startup "$run" "startup_ms=$(kv "$line" startup_ms) idle_kb=$(kv "$line" idle_rss_kb) \
+idle_anon_kb=$(kv "$line" idle_anon_kb) check_ms=$(( (t1 - t0) / 10000000 )) libs=$(ldd "$SERVER" | wc -l)"
+    done
+    stop_all
+}
+
+# ---- the run --------------------------------------------------------------------------------
+# want NAME: whether BENCH_ONLY selects the scenario.
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+T_START=$(date +%s)
+note "results in $OUT; runs per scenario: $RUNS, load duration: ${DUR}s"
+want startup && { note "start-up"; startup; }
+want s1-c1 && { note "scenario 1: streamed, 20 frames, concurrency 1"; server_load s1-c1 1 "$W/s1.json" '[DONE]'; }
+want s1-c50 && { note "scenario 1: concurrency 50"; server_load s1-c50 50 "$W/s1.json" '[DONE]'; }
+want s1-c500 && { note "scenario 1: concurrency 500"; server_load s1-c500 500 "$W/s1.json" '[DONE]'; }
+want s2-c50 && { note "scenario 2: not streamed, concurrency 50"; server_load s2-c50 50 "$W/s2.json" '"finish_reason":"stop"' 0; }
+want s3-v1 && { note "scenario 3: 100 KB answer, v1"; long_answer s3-v1 v1 "$W/long.json" "$W/up-long.json"; }
+want s3-v2 && { note "scenario 3: 100 KB answer, v2"; long_answer s3-v2 v2 "$W/long.json" "$W/up-long.json"; }
+want s3-v1-half && { note "scenario 3: 50 KB answer, v1 (scaling)"; long_answer s3-v1-half v1 "$W/half.json" "$W/up-half.json"; }
+want s4 && { note "scenario 4: $S4_STREAMS slow streams"; slow_streams s4 "$S4_STREAMS"; }
+want s4-small && { note "scenario 4: $S4B_STREAMS slow streams"; slow_streams s4-small "$S4B_STREAMS"; }
+want s5-c1 && { note "scenario 5: the mock directly, concurrency 1"; mock_load s5-c1 1 "$W/up-short.json"; }
+want s5-c50 && { note "scenario 5: the mock directly, concurrency 50"; mock_load s5-c50 50 "$W/up-short.json"; }
+want s5-c500 && { note "scenario 5: the mock directly, concurrency 500"; mock_load s5-c500 500 "$W/up-short.json"; }
+want soak && { note "soak: $SOAK mixed requests"; soak soak "$SOAK" "$SOAK_AT" "$SERVER"; }
+if want soak-asan && [ "$ASAN_SOAK" -gt 0 ] 2>/dev/null; then
+    if [ ! -x build/asan/glm-free-api ] || [ -n "$(find src -newer build/asan/glm-free-api -name '*.[ch]' | head -1)" ]; then
+        note "building the ASan server for the leak-checked soak"
+        make -s BUILD=asan all >/dev/null 2>"$W/asan-build.log" || note "ASan build failed: $(tail -3 "$W/asan-build.log")"
+    fi
+    if [ -x build/asan/glm-free-api ]; then
+        note "soak under ASan+LSan: $ASAN_SOAK requests"
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=0 soak soak-asan "$ASAN_SOAK" $((ASAN_SOAK / 10)) "$ROOT/build/asan/glm-free-api"
+    fi
+fi
+ELAPSED=$(( $(date +%s) - T_START ))
+
+# ---- the report --------------------------------------------------------------------------------
+MACHINE="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
+$(awk '/MemTotal/ { printf "%.1f GB", $2/1048576 }' /proc/meminfo) RAM, Linux $(uname -r), \
+$( (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown OS)"
+TOOLS="$($CC --version | head -1), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), \
+libcurl $(pkg-config --modversion libcurl), libevent $(pkg-config --modversion libevent), \
+jansson $(pkg-config --modversion jansson)"
+awk -v machine="$MACHINE" -v tools="$TOOLS" -v runs="$RUNS" -v dur="$DUR" -v quick="$QUICK" \
+    -v elapsed="$ELAPSED" -v date="$DATE" -v commit="$(git rev-parse --short HEAD 2>/dev/null)" \
+    -f bench/report.awk "$RES" >"$W/report.md"
+cat "$W/report.md"
+if [ "$OUT" != - ]; then
+    mkdir -p "$(dirname "$OUT")"
+    cp "$W/report.md" "$OUT"
+    note "written to $OUT (${ELAPSED}s)"
+fi
