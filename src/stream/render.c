@@ -989,7 +989,7 @@ static int fv_grow(void **v, size_t *cap, size_t n, size_t size, size_t max)
         return 0;
     if (n >= max)
         return -1;
-    *cap = *cap ? 2 * *cap : 8;
+    *cap = *cap ? 2 * *cap : 2;
     if (*cap > max)
         *cap = max;
     *v = xrealloc(*v, *cap * size);
