@@ -17,7 +17,7 @@ mkdir -p "$O/crashes" "$O/logs"
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC is missing (scripts/install-deps.sh --ci)"; exit 1; }
 
-ORDER="sse render request prompt base64 config openai"
+ORDER="sse render request prompt base64 config openai http"
 # The multipart upload builder's inputs (data URLs, types, names, the
 # attachment list) join when that module exists.
 [ -f src/glm/upload.c ] && [ -f fuzz/fuzz_upload.c ] && ORDER="$ORDER upload"
@@ -83,6 +83,14 @@ make_seeds() {
         printf '\x01https://example.com/a/b/%%E4%%B8%%AD.pdf?x=1#f' | seed_file "$d" url
         printf '\x01{"status":0,"result":{"file_id":"chatglm4/x.png","file_url":"https://sfile.chatglm.cn/x.png","width":1024,"height":768}}' | seed_file "$d" answer
         printf '\x00[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},{"type":"file","file":{"file_data":"JVBERi0xLjQK","filename":"a.pdf"}},{"type":"file","file_url":"https://x.cn/y.docx"},{"type":"image_url","image_url":"data:,abc"}]}]' | seed_file "$d" messages ;;
+    http)
+        # Requests as the e2e tests send them: plain, pipelined, chunked, HTTP/1.0, 100-continue, streamed.
+        printf 'GET /ping HTTP/1.1\r\nHost: x\r\n\r\n' | seed_file "$d" get
+        printf 'POST /v1/chat/completions?a=1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"a":"b"}\r\n' | seed_file "$d" post
+        printf 'POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nTrailer: x\r\n\r\n' | seed_file "$d" chunked
+        printf 'GET /a HTTP/1.1\r\n\r\nPOST /s HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' | seed_file "$d" pipelined
+        printf 'POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc' | seed_file "$d" expect
+        printf 'OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n' "$(head -c 3000 /dev/zero | tr '\0' a)" | seed_file "$d" long-header ;;
     openai)
         for f in tests/fixtures/chat-plain.sse tests/fixtures/chat-think.sse; do head -c 2000 "$f" | seed_file "$d" "$(basename "$f")"; done
         printf 'a\xff\xfe\xc3(\xe2\x82\x00"\\\x01z' | seed_file "$d" invalid ;;
