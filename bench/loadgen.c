@@ -8,8 +8,8 @@
  *   loadgen -p PORT [-c CONNS] (-n REQUESTS | -d SECONDS) [-P PATH]
  *           [-b BODYFILE]... [-k TOKEN_SUFFIX | -T TOKENFILE] [-m FIRST_MARKER]
  *           [-e END_MARKER] [-E ERROR_MARKER] [-g GAP_MS] [-x ABORT_PERCENT]
- *           [-r CONNECTS_PER_S] [-t TIMEOUT_S] [-O SAVEFILE]
- *           [-W PID [-N AT_COMPLETIONS]]
+ *           [-r CONNECTS_PER_S] [-t TIMEOUT_S] [-L LIMIT_S] [-O SAVEFILE]
+ *           [-W PID [-N AT_COMPLETIONS]] [-K POOL]
  *   loadgen -p PORT -S -- COMMAND ARGS...     (start-up time to a served /ping)
  *
  * Each connection sends its requests one after another (keep-alive), with a
@@ -17,7 +17,9 @@
  * one gap, so that the load is even); the bodies (-b, up to 8) are used in
  * turn. -k gives connection i the header
  * "Authorization: Bearer <i>-<suffix>" (one account per connection, so no
- * two requests of a run share an account); -T gives it line i of a file.
+ * two requests of a run share an account); with -K POOL, request n names
+ * account n % POOL instead; -T gives connection i line i of a file. -L
+ * bounds the whole run (what is still running then counts as timed out).
  * A request is an error when its status is not 200, the connection breaks,
  * it times out, its body lacks END_MARKER or contains ERROR_MARKER. With -x,
  * that share of requests is dropped by the client right after the first
@@ -71,6 +73,7 @@ struct conn {
     struct finder first, end, err;
     FILE *save;
     int busy;               /* a request is in flight */
+    int failed;             /* the connection broke */
 };
 
 struct gen {
@@ -84,6 +87,7 @@ struct gen {
     size_t body_len[MAX_BODIES];
     int nbodies;
     const char *token_suffix;
+    long token_pool;        /* -K: account by request number, not connection */
     char **tokens;
     size_t ntokens;
     const char *m_first, *m_end, *m_err;
@@ -267,8 +271,12 @@ static void conn_next(struct conn *c, int reuse)
         maybe_stop(g);
         return;
     }
-    if (g->gap_ms > 0) {
-        struct timeval tv = { g->gap_ms / 1000, (g->gap_ms % 1000) * 1000 };
+    /* After a broken connection, a pause: a dead server must not make us
+     * reconnect in a tight loop. */
+    int ms = !reuse && c->failed && g->gap_ms < 10 ? 10 : g->gap_ms;
+    c->failed = 0;
+    if (ms > 0) {
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
         c->st = RS_IDLE;
         evtimer_add(c->timer, &tv);
         return;
@@ -438,7 +446,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         conn_send(c);
         return;
     }
-    /* EOF or error: the request in flight (if any) failed. */
+    /* EOF or error: the request in flight failed; a connection that broke
+     * (or never connected) before its request counts as one failed request,
+     * so that a run against a dead server ends. */
+    if (!c->busy && (what & BEV_EVENT_ERROR)) {
+        c->g->started++;
+        c->busy = 1;
+    }
+    c->failed = 1;
     if (c->busy)
         request_end(c, &c->g->err_conn, 0);
     conn_next(c, 0);
@@ -480,7 +495,8 @@ static void conn_send(struct conn *c)
     evbuffer_add_printf(out, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n", b >= 0 ? "POST" : "GET",
                         g->path, g->port);
     if (g->token_suffix)
-        evbuffer_add_printf(out, "Authorization: Bearer %d-%s\r\n", c->idx, g->token_suffix);
+        evbuffer_add_printf(out, "Authorization: Bearer %ld-%s\r\n",
+                            g->token_pool ? k % g->token_pool : (long)c->idx, g->token_suffix);
     else if (g->ntokens)
         evbuffer_add_printf(out, "Authorization: Bearer %s\r\n", g->tokens[c->idx % g->ntokens]);
     if (b >= 0) {
@@ -635,7 +651,7 @@ static void usage(void)
             "usage: loadgen -p PORT [-c CONNS] (-n REQUESTS | -d SECONDS) [-P PATH] [-b BODY]...\n"
             "               [-k TOKEN_SUFFIX | -T TOKENFILE] [-m FIRST] [-e END] [-E ERROR]\n"
             "               [-g GAP_MS] [-x ABORT_PERCENT] [-r CONNECTS_PER_S] [-t TIMEOUT_S]\n"
-            "               [-O SAVEFILE] [-W PID [-N AT]]\n"
+            "               [-L LIMIT_S] [-O SAVEFILE] [-W PID [-N AT]] [-K POOL]\n"
             "       loadgen -p PORT -S -- COMMAND ARGS...\n");
 }
 
@@ -643,7 +659,7 @@ int main(int argc, char **argv)
 {
     struct gen g;
     int opt, spawn = 0;
-    double duration = 0;
+    double duration = 0, limit = 0;
 
     memset(&g, 0, sizeof(g));
     g.conns = 1;
@@ -651,7 +667,7 @@ int main(int argc, char **argv)
     g.path = "/v1/chat/completions";
     g.timeout_s = 120;
     g.rnd = 88172645463325252ull;
-    while ((opt = getopt(argc, argv, "p:c:n:d:P:b:k:T:m:e:E:g:x:r:t:O:W:N:S")) != -1) {
+    while ((opt = getopt(argc, argv, "p:c:n:d:P:b:k:K:T:m:e:E:g:x:r:t:O:W:N:L:S")) != -1) {
         switch (opt) {
         case 'p': g.port = atoi(optarg); break;
         case 'c': g.conns = atoi(optarg); break;
@@ -667,6 +683,8 @@ int main(int argc, char **argv)
             g.nbodies++;
             break;
         case 'k': g.token_suffix = optarg; break;
+        case 'K': g.token_pool = atol(optarg); break;
+        case 'L': limit = atof(optarg); break;
         case 'T': {
             size_t n;
             char *s = slurp(optarg, &n), *save = NULL;
@@ -720,7 +738,18 @@ int main(int argc, char **argv)
         g.deadline = g.t_start + duration * 1000;
     g.ramp_ev = evtimer_new(g.base, ramp_cb, &g);
     ramp_cb(-1, 0, &g);
+    if (limit > 0) {
+        /* The whole run's bound: what is still running then is a timeout. */
+        struct timeval tv = { (long)limit, (long)((limit - (long)limit) * 1e6) };
+        event_base_loopexit(g.base, &tv);
+    }
     event_base_dispatch(g.base);
+    for (int i = 0; i < g.conns; i++)
+        if (g.c[i].busy) {
+            g.c[i].busy = 0;
+            g.done++;
+            g.err_timeout++;
+        }
     double secs = (now_ms() - g.t_start) / 1000;
 
     long rss_end = -1;

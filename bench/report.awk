@@ -44,6 +44,8 @@ function mn(s, k,    n, i, m) {
     return m
 }
 function f(x, fmt) { return x == "" ? "–" : sprintf(fmt, x) }
+# The errors cell: the worst run, and a server that died.
+function errs(s) { return f(mx(s, "errors"), "%d") (mn(s, "server_up") == 0 || mn(s, "up_at_end") == 0 ? ", **server died**" : "") }
 function mb(kb) { return kb == "" ? "–" : sprintf("%.1f", kb / 1024) }
 function pair(a, b, fmt) { return f(a, fmt) " / " f(b, fmt) }
 function has(s) { return (s in seen) }
@@ -60,7 +62,7 @@ function row_load(label, s, floor,    per, ttft, add) {
     printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, f(med(s, "rps"), "%.0f"),
         pair(med(s, "lat_p50_ms"), med(s, "lat_p99_ms"), "%.2f"),
         pair(med(s, "ttft_p50_ms"), med(s, "ttft_p99_ms"), "%.2f"), add,
-        f(med(s, "cpu_per_k"), "%.3f"), mb(med(s, "hwm_kb")), f(per, "%.1f"), f(mx(s, "errors"), "%d")
+        f(med(s, "cpu_per_k"), "%.3f"), mb(med(s, "hwm_kb")), f(per, "%.1f"), errs(s)
 }
 
 function row_floor(label, s) {
@@ -68,14 +70,14 @@ function row_floor(label, s) {
     printf "| %s | %s | %s | %s | – | (mock: %s) | – | – | %s |\n", label, f(med(s, "rps"), "%.0f"),
         pair(med(s, "lat_p50_ms"), med(s, "lat_p99_ms"), "%.2f"),
         pair(med(s, "ttft_p50_ms"), med(s, "ttft_p99_ms"), "%.2f"),
-        f(med(s, "mock_cpu_per_k"), "%.3f"), f(mx(s, "errors"), "%d")
+        f(med(s, "mock_cpu_per_k"), "%.3f"), errs(s)
 }
 
 function row_long(label, s) {
     if (!has(s)) return
     printf "| %s | – | %s | %s | – | %s per answer | %s | – | %s%s |\n", label,
         pair(med(s, "lat_p50_ms"), med(s, "lat_p99_ms"), "%.1f"), f(med(s, "ttft_p50_ms"), "%.2f"),
-        f(med(s, "cpu_per_answer"), "%.3f"), mb(med(s, "hwm_kb")), f(mx(s, "errors"), "%d"),
+        f(med(s, "cpu_per_answer"), "%.3f"), mb(med(s, "hwm_kb")), errs(s),
         mn(s, "exact") == 1 ? ", text exact" : ", TEXT DIFFERS"
 }
 
@@ -84,7 +86,7 @@ function row_slow(label, s) {
     printf "| %s | – | %s | %s | – | %s | %s | %s | %s |\n", label,
         pair(med(s, "lat_p50_ms") / 1000, med(s, "lat_p99_ms") / 1000, "%.1f s"),
         pair(med(s, "ttft_p50_ms"), med(s, "ttft_p99_ms"), "%.2f"), f(med(s, "cpu_per_k"), "%.3f"),
-        mb(med(s, "peak_kb")), f(med(s, "per_stream_kb"), "%.1f"), f(mx(s, "errors"), "%d")
+        mb(med(s, "peak_kb")), f(med(s, "per_stream_kb"), "%.1f"), errs(s)
 }
 
 # One line of the targets table.
@@ -95,7 +97,7 @@ function target(what, measured, ok) {
 
 END {
     printf "# glm-free-api benchmark, %s%s\n\n", date, quick == 1 ? " (quick smoke run: not for comparison)" : ""
-    printf "- Machine: %s\n", machine
+    printf "- Machine: %s; %s (other work on the machine shows in the latencies).\n", machine, load
     printf "- Tools: %s\n", tools
     printf "- Commit %s; every scenario %d time%s against a fresh mock and server, medians shown; loads of %s s; whole run %s s.\n",
         commit, runs, runs == 1 ? "" : "s", dur, elapsed
@@ -182,10 +184,10 @@ END {
     if (has("soak")) {
         g = med("soak", "growth_pct")
         target(sprintf("soak (%d requests): RSS at the end within 5 %% of RSS after the first %s", med("soak", "requests"), quick == 1 ? "1,000" : "10,000"), sprintf("%+.1f %%", g), g <= 5 && g >= -5)
-        target("soak: no error", sprintf("%d errors", med("soak", "errors")), med("soak", "errors") == 0)
+        target("soak: no error", sprintf("%d errors%s", med("soak", "errors"), mn("soak", "up_at_end") == 0 ? ", the server died" : ""), med("soak", "errors") == 0 && mn("soak", "up_at_end") != 0)
     }
     if (has("soak-asan"))
-        target("soak: no leak report (ASan+LSan build)", med("soak-asan", "sanitizer_reports") == 0 ? "none" : "reports", med("soak-asan", "sanitizer_reports") == 0 && med("soak-asan", "errors") == 0)
+        target("soak: no leak report (ASan+LSan build)", sprintf("%s, %d errors%s", med("soak-asan", "sanitizer_reports") == 0 ? "no report" : "a sanitizer report", med("soak-asan", "errors"), mn("soak-asan", "up_at_end") == 0 ? ", the server died" : ""), med("soak-asan", "sanitizer_reports") == 0 && med("soak-asan", "errors") == 0 && mn("soak-asan", "up_at_end") != 0)
     if (has("startup")) {
         c = med("startup", "startup_ms")
         target("start-up to first served request < 50 ms", sprintf("%.1f ms", c), c < 50)

@@ -193,7 +193,15 @@ body "$W/mix-plain.json" false '[[fixture:chat-plain]] hi'
 
 RES=$W/results.txt   # one line per run: scenario=... run=... key=value ...
 : >"$RES"
-record() { echo "scenario=$1 run=$2 $3" >>"$RES"; }
+# record NAME RUN "key=value ...": also whether the server survived the run.
+record() {
+    local up=1
+    if [ -n "${SRV_PID:-}" ] && ! kill -0 "$SRV_PID" 2>/dev/null; then
+        up=0
+        note "the server died during $1 (run $2): $(grep -m1 -iE 'sanitizer|segfault|abort' "$W/server-$SRV_N.log" || tail -1 "$W/server-$SRV_N.log")"
+    fi
+    echo "scenario=$1 run=$2 $3 server_up=$up" >>"$RES"
+}
 
 PATH_UP=/chatglm/backend-api/assistant/stream
 FIRST_SRV='{"content":"'   # the first content delta of a server stream
@@ -296,7 +304,7 @@ long_answer() {
         "$LOADGEN" -p "$SRV_PORT" -c 1 -n 1 -b "$b" -k long -t 60 >/dev/null 2>&1
         local t0 line t1
         t0=$(cpu_ticks "$SRV_PID")
-        line=$("$LOADGEN" -p "$SRV_PORT" -c 1 -n "$S3_ANSWERS" -b "$b" -k long -t 60 \
+        line=$("$LOADGEN" -p "$SRV_PORT" -c 1 -n "$S3_ANSWERS" -b "$b" -k long -t 60 -L 300 \
             -m "$FIRST_SRV" -e '"finish_reason":"stop"' -E '{"error":' -O "$W/long-reply.sse")
         t1=$(cpu_ticks "$SRV_PID")
         local got want bytes floor path
@@ -334,7 +342,7 @@ slow_streams() {
         idle=$(rss_kb "$SRV_PID")
         t0=$(cpu_ticks "$SRV_PID")
         # One account per connection, connections opened at 1,000 a second.
-        "$LOADGEN" -p "$SRV_PORT" -c "$n" -n "$n" -r 1000 -b "$W/slow.json" -k slow -t 120 \
+        "$LOADGEN" -p "$SRV_PORT" -c "$n" -n "$n" -r 1000 -b "$W/slow.json" -k slow -t 120 -L 240 \
             -m "$FIRST_SRV" -e '"finish_reason":"stop"' -E '{"error":' >"$W/slow.txt" 2>/dev/null &
         local lg=$!
         while kill -0 "$lg" 2>/dev/null; do
@@ -359,7 +367,10 @@ open_peak=$(kv "$line" open_peak) errors=$(kv "$line" errors) completions=$(kv "
 
 # ---- the soak -------------------------------------------------------------------------
 # soak NAME REQUESTS AT SERVER-BINARY: mixed answers from 40 connections, one
-# request in ten dropped by the client right after its first token.
+# request in ten dropped by the client right after its first token. Requests
+# take their accounts in turn from a pool of 160 (-K), so that a request
+# rarely finds its account still held by the previous one (the account
+# queue is exercised by the e2e tests; here it would only add waiting).
 soak() {
     local name=$1 n=$2 at=$3 bin=$4
     start_mock
@@ -370,15 +381,20 @@ soak() {
     local line
     line=$("$LOADGEN" -p "$SRV_PORT" -c 40 -n "$n" -x 10 -b "$W/s1.json" -b "$W/s2.json" \
         -b "$W/mix-think.json" -b "$W/mix-search.json" -b "$W/mix-medium.json" -b "$W/mix-plain.json" \
-        -k soak -t 60 -m '"content":' -e '"finish_reason":"stop"' -E '{"error":' -W "$SRV_PID" -N "$at")
-    local pid=$SRV_PID log=$W/server-$SRV_N.log
+        -k soak -K 160 -t 60 -L 900 -m '"content":' -e '"finish_reason":"stop"' -E '{"error":' \
+        -W "$SRV_PID" -N "$at")
+    local log=$W/server-$SRV_N.log up=1
+    kill -0 "$SRV_PID" 2>/dev/null || up=0
     stop_all
     local san=0
     grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log" && san=1
-    record "$name" 1 "requests=$(kv "$line" requests) ok=$(kv "$line" ok) aborted=$(kv "$line" aborted) \
+    [ "$san" = 1 ] && cp "$log" "$ROOT/$O/bench/$name-server.log" &&
+        note "sanitizer report kept in $O/bench/$name-server.log"
+    SRV_PID=
+    record "$name" 1 "up_at_end=$up requests=$(kv "$line" requests) ok=$(kv "$line" ok) aborted=$(kv "$line" aborted) \
 errors=$(kv "$line" errors) rps=$(kv "$line" rps) rss_at_kb=$(kv "$line" rss_at_kb) rss_end_kb=$(kv "$line" rss_end_kb) \
-growth_pct=$(awk -v a="$(kv "$line" rss_at_kb)" -v b="$(kv "$line" rss_end_kb)" 'BEGIN{printf "%.1f", a>0 ? (b-a)*100/a : -1}') \
-sanitizer_reports=$san pid=$pid"
+growth_pct=$(awk -v a="$(kv "$line" rss_at_kb)" -v b="$(kv "$line" rss_end_kb)" 'BEGIN{printf "%.1f", (a > 0 ? (b-a)*100/a : -1)}') \
+sanitizer_reports=$san"
 }
 
 # ---- start-up ----------------------------------------------------------------------------
@@ -407,6 +423,7 @@ idle_anon_kb=$(kv "$line" idle_anon_kb) check_ms=$(( (t1 - t0) / 10000000 )) lib
 # want NAME: whether BENCH_ONLY selects the scenario.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 T_START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 note "results in $OUT; runs per scenario: $RUNS, load duration: ${DUR}s"
 want startup && { note "start-up"; startup; }
 want s1-c1 && { note "scenario 1: streamed, 20 frames, concurrency 1"; server_load s1-c1 1 "$W/s1.json" '[DONE]'; }
@@ -441,7 +458,9 @@ $( (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown OS)"
 TOOLS="$($CC --version | head -1), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), \
 libcurl $(pkg-config --modversion libcurl), libevent $(pkg-config --modversion libevent), \
 jansson $(pkg-config --modversion jansson)"
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 awk -v machine="$MACHINE" -v tools="$TOOLS" -v runs="$RUNS" -v dur="$DUR" -v quick="$QUICK" \
+    -v load="load average $LOAD_START before the run, $LOAD_END after" \
     -v elapsed="$ELAPSED" -v date="$DATE" -v commit="$(git rev-parse --short HEAD 2>/dev/null)" \
     -f bench/report.awk "$RES" >"$W/report.md"
 cat "$W/report.md"
