@@ -55,6 +55,7 @@ struct account_pool {
     size_t queue_max;
     long queue_wait_ms;
     struct event *timer;
+    struct event *pump_soon;   /* serves the queue from the loop, not from a caller */
     int pumping, repump;
     unsigned long long seq;
 };
@@ -82,6 +83,7 @@ struct account_pool *accounts_new(struct event_base *base, size_t queue_max, lon
     p->queue_max = queue_max;
     p->queue_wait_ms = queue_wait_ms;
     p->timer = evtimer_new(base, timer_cb, p);
+    p->pump_soon = event_new(base, -1, 0, timer_cb, p);
     return p;
 }
 
@@ -121,6 +123,7 @@ void accounts_free(struct account_pool *p)
         free(a);
     }
     event_free(p->timer);
+    event_free(p->pump_soon);
     free(p);
 }
 
@@ -348,7 +351,9 @@ struct account_wait *accounts_lease(struct account_pool *p, struct account *cons
     p->tail = w;
     p->queued++;
     if (r == PICK_FOUND)
-        pump(p); /* free now, but behind earlier waiters */
+        /* Free now, but behind earlier waiters. Not pumped here: the grant
+         * could serve and free w before the caller has stored it. */
+        event_active(p->pump_soon, EV_TIMEOUT, 0);
     else
         arm_timer(p);
     return w;

@@ -194,4 +194,31 @@ TEST(unreferenced_strangers_are_forgotten_past_the_cap)
     event_base_free(base);
 }
 
+TEST(a_free_account_behind_waiters_is_granted_from_the_loop_not_inside_lease)
+{
+    /* Found by the soak: the grant used to run inside accounts_lease, which
+     * freed the wait and then returned it; the caller kept a dangling handle. */
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 5000);
+    struct account *a = accounts_get(p, "a", 0), *b = accounts_get(p, "b", 0);
+    struct account *only_a[1] = { a }, *both[2] = { a, b };
+    struct got holder = { 0 }, waiter = { 0 }, late = { 0 };
+    accounts_lease(p, only_a, 1, NULL, 0, got_cb, &holder);
+    CHECK(holder.a == a);
+    CHECK(accounts_lease(p, only_a, 1, NULL, 0, got_cb, &waiter) != NULL);
+    struct account_wait *h = accounts_lease(p, both, 2, NULL, 0, got_cb, &late);
+    CHECK(h != NULL);
+    CHECK_INT(late.calls, 0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    CHECK_INT(late.calls, 1);
+    CHECK(late.a == b);
+    CHECK_INT(waiter.calls, 0);
+    accounts_release(p, b, ACCOUNT_DONE, NULL);
+    accounts_release(p, a, ACCOUNT_DONE, NULL);
+    CHECK_INT(waiter.calls, 1);
+    accounts_release(p, waiter.a, ACCOUNT_DONE, NULL);
+    accounts_free(p);
+    event_base_free(base);
+}
+
 TEST_MAIN()
