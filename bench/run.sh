@@ -32,7 +32,7 @@ if [ "$QUICK" = 1 ]; then
     RUNS=1 DUR=2 WARM=1 S3_ANSWERS=2 S4_STREAMS=500 S4_FRAMES=6 S4B_STREAMS=200
     SOAK=5000 SOAK_AT=1000 ASAN_SOAK=0
 else
-    RUNS=3 DUR=10 WARM=2 S3_ANSWERS=5 S4_STREAMS=5000 S4_FRAMES=30 S4B_STREAMS=500
+    RUNS=3 DUR=8 WARM=2 S3_ANSWERS=5 S4_STREAMS=5000 S4_FRAMES=30 S4B_STREAMS=500
     SOAK=100000 SOAK_AT=10000 ASAN_SOAK=${BENCH_ASAN_SOAK:-10000}
 fi
 THREADS=2
@@ -336,8 +336,13 @@ slow_streams() {
     local name=$1 n=$2
     for run in $(seq "$RUNS"); do
         start_mock
-        mock_config '{"delay_ms":1000}'
         start_server
+        # Warm-up: each of the n accounts refreshes once (and the server
+        # saves the rotated token), on quick answers; "idle" is the server
+        # after that, knowing its accounts but with no stream open.
+        "$LOADGEN" -p "$SRV_PORT" -c 100 -n "$n" -K "$n" -b "$W/s1.json" -k slow -t 60 -L 240 >/dev/null 2>&1
+        mock_config '{"delay_ms":1000}'
+        sleep 1
         local idle peak=0 t0 t1
         idle=$(rss_kb "$SRV_PID")
         t0=$(cpu_ticks "$SRV_PID")
@@ -358,7 +363,7 @@ slow_streams() {
         record "$name" "$run" "conns=$n lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
 ttft_p50_ms=$(kv "$line" ttft_p50_ms) ttft_p99_ms=$(kv "$line" ttft_p99_ms) \
 cpu_per_k=$(awk -v t=$((t1 - t0)) -v c="$(kv "$line" ok)" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", c ? t/hz/c*1000 : -1}') \
-idle_kb=$idle peak_kb=$peak hwm_kb=$(hwm_kb "$SRV_PID") \
+idle_kb=$idle fresh_kb=$SRV_IDLE_KB peak_kb=$peak hwm_kb=$(hwm_kb "$SRV_PID") \
 per_stream_kb=$(awk -v p="$peak" -v i="$idle" -v n="$n" 'BEGIN{printf "%.1f", (p-i)/n}') \
 open_peak=$(kv "$line" open_peak) errors=$(kv "$line" errors) completions=$(kv "$line" ok)"
         stop_all
@@ -366,13 +371,13 @@ open_peak=$(kv "$line" open_peak) errors=$(kv "$line" errors) completions=$(kv "
 }
 
 # ---- the soak -------------------------------------------------------------------------
-# soak NAME REQUESTS AT SERVER-BINARY: mixed answers from 40 connections, one
-# request in ten dropped by the client right after its first token. Requests
-# take their accounts in turn from a pool of 160 (-K), so that a request
-# rarely finds its account still held by the previous one (the account
-# queue is exercised by the e2e tests; here it would only add waiting).
+# soak NAME REQUESTS AT SERVER-BINARY POOL: mixed answers from 40
+# connections, one request in ten dropped by the client right after its
+# first token. Requests take their accounts in turn from a pool (-K): with
+# 2,000, a request never finds its account still busy with an earlier one;
+# with 160 it sometimes does and waits in the account queue.
 soak() {
-    local name=$1 n=$2 at=$3 bin=$4
+    local name=$1 n=$2 at=$3 bin=$4 pool=$5
     start_mock
     local saved=$SERVER
     SERVER=$bin
@@ -381,7 +386,7 @@ soak() {
     local line
     line=$("$LOADGEN" -p "$SRV_PORT" -c 40 -n "$n" -x 10 -b "$W/s1.json" -b "$W/s2.json" \
         -b "$W/mix-think.json" -b "$W/mix-search.json" -b "$W/mix-medium.json" -b "$W/mix-plain.json" \
-        -k soak -K 160 -t 60 -L 900 -m '"content":' -e '"finish_reason":"stop"' -E '{"error":' \
+        -k soak -K "$pool" -t 60 -L 900 -m '"content":' -e '"finish_reason":"stop"' -E '{"error":' \
         -W "$SRV_PID" -N "$at")
     local log=$W/server-$SRV_N.log up=1
     kill -0 "$SRV_PID" 2>/dev/null || up=0
@@ -391,7 +396,7 @@ soak() {
     [ "$san" = 1 ] && cp "$log" "$ROOT/$O/bench/$name-server.log" &&
         note "sanitizer report kept in $O/bench/$name-server.log"
     SRV_PID=
-    record "$name" 1 "up_at_end=$up requests=$(kv "$line" requests) ok=$(kv "$line" ok) aborted=$(kv "$line" aborted) \
+    record "$name" 1 "up_at_end=$up at=$at requests=$(kv "$line" requests) ok=$(kv "$line" ok) aborted=$(kv "$line" aborted) \
 errors=$(kv "$line" errors) rps=$(kv "$line" rps) rss_at_kb=$(kv "$line" rss_at_kb) rss_end_kb=$(kv "$line" rss_end_kb) \
 growth_pct=$(awk -v a="$(kv "$line" rss_at_kb)" -v b="$(kv "$line" rss_end_kb)" 'BEGIN{printf "%.1f", (a > 0 ? (b-a)*100/a : -1)}') \
 sanitizer_reports=$san"
@@ -438,7 +443,9 @@ want s4-small && { note "scenario 4: $S4B_STREAMS slow streams"; slow_streams s4
 want s5-c1 && { note "scenario 5: the mock directly, concurrency 1"; mock_load s5-c1 1 "$W/up-short.json"; }
 want s5-c50 && { note "scenario 5: the mock directly, concurrency 50"; mock_load s5-c50 50 "$W/up-short.json"; }
 want s5-c500 && { note "scenario 5: the mock directly, concurrency 500"; mock_load s5-c500 500 "$W/up-short.json"; }
-want soak && { note "soak: $SOAK mixed requests"; soak soak "$SOAK" "$SOAK_AT" "$SERVER"; }
+want soak && { note "soak: $SOAK mixed requests"; soak soak "$SOAK" "$SOAK_AT" "$SERVER" 2000; }
+want soak-queue && { note "soak with account waits: $((SOAK / 5)) mixed requests"
+                     soak soak-queue $((SOAK / 5)) $((SOAK_AT / 5)) "$SERVER" 160; }
 if want soak-asan && [ "$ASAN_SOAK" -gt 0 ] 2>/dev/null; then
     if [ ! -x build/asan/glm-free-api ] || [ -n "$(find src -newer build/asan/glm-free-api -name '*.[ch]' | head -1)" ]; then
         note "building the ASan server for the leak-checked soak"
@@ -446,7 +453,8 @@ if want soak-asan && [ "$ASAN_SOAK" -gt 0 ] 2>/dev/null; then
     fi
     if [ -x build/asan/glm-free-api ]; then
         note "soak under ASan+LSan: $ASAN_SOAK requests"
-        ASAN_OPTIONS=detect_leaks=1:halt_on_error=0 soak soak-asan "$ASAN_SOAK" $((ASAN_SOAK / 10)) "$ROOT/build/asan/glm-free-api"
+        ASAN_OPTIONS=detect_leaks=1:halt_on_error=0 soak soak-asan "$ASAN_SOAK" $((ASAN_SOAK / 10)) \
+            "$ROOT/build/asan/glm-free-api" 160
     fi
 fi
 ELAPSED=$(( $(date +%s) - T_START ))
