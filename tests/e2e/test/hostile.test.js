@@ -16,8 +16,10 @@ import {
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
 
-// Under valgrind (GLM_WRAP) everything is slower: fewer soak requests.
+// Under valgrind (GLM_WRAP) everything is slower: fewer soak requests, and
+// the waits of the timing-sensitive tests stretch.
 const SOAK = Number(process.env.SOAK_REQUESTS || 20000);
+const SLOW = process.env.GLM_WRAP ? 4 : 1;
 
 let mock;
 let server;
@@ -469,7 +471,7 @@ describe('slow and stuck clients', () => {
   });
 
   test('a client that never reads its stream: the upstream is paused (bounded memory), then dropped after --write-timeout', async () => {
-    const srv = await startServer(mock.url, ['--write-timeout', '3', '--max-answer', '512M', '--max-frame', '1M',
+    const srv = await startServer(mock.url, ['--write-timeout', String(3 * SLOW), '--max-answer', '512M', '--max-frame', '1M',
                                              '--idle-timeout', '60']);
     extra.push(srv);
     await mock.config({ profile: 'v2' });
@@ -482,11 +484,11 @@ describe('slow and stuck clients', () => {
       // About 30 MB of answer text (v2 deltas): far more than every buffer on the way.
       await a.write(request('POST', '/v1/chat/completions', chatBody('[[scenario:long:3000:5000]] hi', { stream: true }),
                             { authorization: `Bearer ${token}`, 'content-type': 'application/json' }));
-      await waitFor(() => a.buf.length > 0, 5000);
+      await waitFor(() => a.buf.length > 0, 5000 * SLOW);
       a.sock.pause(); // and never read again
-      await sleep(1200);
+      await sleep(1200 * SLOW);
       const read1 = await upstreamBytes(srv);
-      await sleep(800);
+      await sleep(800 * SLOW);
       const read2 = await upstreamBytes(srv);
       const stats = await mock.stats();
       assert.equal(stats.streams_open, 1, 'the upstream answer is held back, not read to its end');
@@ -500,8 +502,8 @@ describe('slow and stuck clients', () => {
       assert.equal(c.status, 200);
       // After --write-timeout without progress the server gives up: the upstream
       // is cancelled and the conversation deleted.
-      assert.ok(await waitFor(async () => (await mock.stats()).streams_open === 0, 8000), 'the upstream is cancelled');
-      const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE)).length > 0, 3000);
+      assert.ok(await waitFor(async () => (await mock.stats()).streams_open === 0, 8000 * SLOW), 'the upstream is cancelled');
+      const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE)).length > 0, 3000 * SLOW);
       assert.ok(del, 'the conversation is deleted');
       a.destroy();
       inputsTried++;
