@@ -16,6 +16,7 @@
 # has a fixed duration or request count, every wait has a deadline.
 #
 # Other settings (environment): BENCH_BUILD (default build/release),
+# BENCH_DUR (seconds of each throughput load), BENCH_THREADS (wrk's),
 # BENCH_OUT (results file; default bench/results/<date>.md, "-" for none),
 # BENCH_ASAN_SOAK=0 to skip the leak-checked soak, BENCH_ONLY="s1-c50 s5-c50"
 # to run only those scenarios (names as in the report's source lines),
@@ -35,7 +36,8 @@ else
     RUNS=3 DUR=8 WARM=2 S3_ANSWERS=5 S4_STREAMS=5000 S4_FRAMES=30 S4B_STREAMS=500
     SOAK=100000 SOAK_AT=10000 ASAN_SOAK=${BENCH_ASAN_SOAK:-10000}
 fi
-THREADS=2
+DUR=${BENCH_DUR:-$DUR}
+THREADS=${BENCH_THREADS:-2}
 CLK_TCK=$(getconf CLK_TCK)
 SERVER=$ROOT/$O/glm-free-api
 MOCK=$ROOT/$O/tests/mock-chatglm
@@ -471,6 +473,16 @@ awk -v machine="$MACHINE" -v tools="$TOOLS" -v runs="$RUNS" -v dur="$DUR" -v qui
     -v load="load average $LOAD_START before the run, $LOAD_END after" \
     -v elapsed="$ELAPSED" -v date="$DATE" -v commit="$(git rev-parse --short HEAD 2>/dev/null)" \
     -f bench/report.awk "$RES" >"$W/report.md"
+{
+    echo
+    echo "## Every run"
+    echo
+    echo "The lines bench/report.awk read (one per run; medians above)."
+    echo
+    echo '```'
+    cat "$RES"
+    echo '```'
+} >>"$W/report.md"
 cat "$W/report.md"
 if [ "$OUT" != - ]; then
     mkdir -p "$(dirname "$OUT")"
