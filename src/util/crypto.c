@@ -19,6 +19,18 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* Fetched once: EVP_md5() and EVP_sha256() make OpenSSL 3 look the
+ * algorithm up in its providers on every call, which cost more than hashing
+ * the few bytes of a request signature. */
+static const EVP_MD *md_fetched(EVP_MD **cache, const char *name)
+{
+    if (!*cache && !(*cache = EVP_MD_fetch(NULL, name, NULL)))
+        abort(); /* only fails when OpenSSL itself is broken */
+    return *cache;
+}
+
+static EVP_MD *md5_md, *sha256_md;
+
 static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -30,12 +42,36 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
 
 void crypto_md5_hex(const void *data, size_t len, char out[33])
 {
-    digest_hex(EVP_md5(), data, len, out);
+    digest_hex(md_fetched(&md5_md, "MD5"), data, len, out);
 }
 
 void crypto_sha256_hex(const void *data, size_t len, char out[65])
 {
-    digest_hex(EVP_sha256(), data, len, out);
+    digest_hex(md_fetched(&sha256_md, "SHA256"), data, len, out);
+}
+
+/* Random bytes are drawn from OpenSSL in batches: every request needs three
+ * 16-byte ids, and each RAND_bytes call costs a fork check (a getpid system
+ * call) and locking. The pool is only ever read once per byte. */
+static unsigned char pool[512];
+static size_t pool_left;
+
+static void random_bytes(unsigned char *out, size_t n)
+{
+    while (n > 0) {
+        if (pool_left == 0) {
+            if (RAND_bytes(pool, (int)sizeof(pool)) != 1)
+                abort();
+            pool_left = sizeof(pool);
+        }
+        size_t k = n < pool_left ? n : pool_left;
+        unsigned char *src = pool + sizeof(pool) - pool_left;
+        memcpy(out, src, k);
+        OPENSSL_cleanse(src, k);
+        pool_left -= k;
+        out += k;
+        n -= k;
+    }
 }
 
 void crypto_random_hex(char *out, size_t nbytes)
@@ -43,8 +79,7 @@ void crypto_random_hex(char *out, size_t nbytes)
     unsigned char tmp[64];
     while (nbytes > 0) {
         size_t n = nbytes > sizeof(tmp) ? sizeof(tmp) : nbytes;
-        if (RAND_bytes(tmp, (int)n) != 1)
-            abort();
+        random_bytes(tmp, n);
         to_hex(tmp, n, out);
         out += 2 * n;
         nbytes -= n;
@@ -54,8 +89,7 @@ void crypto_random_hex(char *out, size_t nbytes)
 uint64_t crypto_random_u64(void)
 {
     uint64_t v;
-    if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
-        abort();
+    random_bytes((unsigned char *)&v, sizeof(v));
     return v;
 }
 
