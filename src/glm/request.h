@@ -10,7 +10,8 @@
 #include "glm/models.h"
 #include "util/buf.h"
 
-/* A new header list: the browser set, Authorization: Bearer <token>, fresh
+/* A new header list, one allocation (free it with free(), not
+ * curl_slist_free_all): the browser set, Authorization: Bearer <token>, fresh
  * X-Device-Id/X-Request-Id, the signature trio when sign is set, a Referer
  * when referer is non-NULL, Content-Type: application/json when json is set. */
 struct curl_slist *glm_headers(const char *token, int sign, const char *referer, int json);

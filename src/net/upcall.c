@@ -145,8 +145,8 @@ static void upcall_free(struct upcall *c)
 {
     if (c->idle)
         event_free(c->idle);
-    curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
+    curl_loop_easy_put(c->loop, c->easy);
+    free(c->headers);
     curl_mime_free(c->mime);
     free(c->body);
     buf_cleanup(&c->collected);
@@ -191,7 +191,7 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     c->mime = r->mime;
     c->first_byte_ms = -1;
     buf_init(&c->collected, r->max_body ? r->max_body : 1 << 20);
-    c->easy = curl_easy_init();
+    c->easy = curl_loop_easy(l);
     if (!c->easy) {
         upcall_free(c);
         return NULL;

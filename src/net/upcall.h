@@ -44,7 +44,7 @@ struct upcall_cbs {
 struct upcall_req {
     const char *method;         /* "GET" or "POST" */
     const char *url;
-    struct curl_slist *headers; /* stolen */
+    struct curl_slist *headers; /* stolen: one allocation, as glm_headers() makes */
     const char *body;           /* copied; may be NULL */
     size_t body_len;
     curl_mime *mime;            /* stolen; a multipart body instead of body */

@@ -1,0 +1,169 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "glm/request.h"
+#include "glm/sign.h"
+#include "test.h"
+
+static void load_defaults(void)
+{
+    static char *argv[] = { (char *)"test_request", NULL };
+    int exit_now = 0, check_only = 0;
+    config_free();
+    if (config_load(1, argv, &exit_now, &check_only) != 0)
+        abort();
+}
+
+/* The value of header name in the list, "" for "Name;" (sent empty), NULL
+ * when absent. A "Name:" line (curl's own header suppressed) gives "(off)". */
+static const char *header(const struct curl_slist *h, const char *name)
+{
+    size_t n = strlen(name);
+    for (; h; h = h->next) {
+        if (strncmp(h->data, name, n) != 0)
+            continue;
+        const char *p = h->data + n;
+        if (strcmp(p, ";") == 0)
+            return "";
+        if (strcmp(p, ":") == 0)
+            return "(off)";
+        if (strncmp(p, ": ", 2) == 0)
+            return p + 2;
+    }
+    return NULL;
+}
+
+static size_t count(const struct curl_slist *h)
+{
+    size_t n = 0;
+    for (; h; h = h->next)
+        n++;
+    return n;
+}
+
+TEST(headers_carry_the_browser_set_token_and_signature)
+{
+    load_defaults();
+    struct curl_slist *h = glm_headers("tok.en", 1, "https://chatglm.cn/main/alltoolsdetail", 1);
+    CHECK_STR(header(h, "Authorization"), "Bearer tok.en");
+    CHECK_STR(header(h, "App-Name"), "chatglm");
+    CHECK_STR(header(h, "User-Agent"), cfg.user_agent);
+    CHECK_STR(header(h, "X-Exp-Groups"), cfg.exp_groups);
+    CHECK_STR(header(h, "Origin"), cfg.upstream);
+    CHECK_STR(header(h, "Referer"), "https://chatglm.cn/main/alltoolsdetail");
+    CHECK_STR(header(h, "Content-Type"), "application/json");
+    CHECK_STR(header(h, "X-Device-Brand"), "");
+    CHECK_STR(header(h, "X-Device-Model"), "");
+    CHECK_STR(header(h, "Expect"), "(off)");
+    CHECK_INT(strlen(header(h, "X-Device-Id")), 32);
+    CHECK_INT(strlen(header(h, "X-Request-Id")), 32);
+    CHECK(strcmp(header(h, "X-Device-Id"), header(h, "X-Request-Id")) != 0);
+    const char *ts = header(h, "X-Timestamp"), *nonce = header(h, "X-Nonce");
+    CHECK(ts && nonce && sign_timestamp_valid(ts));
+    char want[33];
+    sign_compute(ts, nonce, cfg.sign_secret, want);
+    CHECK_STR(header(h, "X-Sign"), want);
+    free(h); /* one allocation */
+}
+
+TEST(headers_leave_out_what_was_not_asked_for)
+{
+    load_defaults();
+    struct curl_slist *h = glm_headers(NULL, 0, NULL, 0);
+    CHECK(header(h, "Authorization") == NULL);
+    CHECK(header(h, "X-Sign") == NULL);
+    CHECK(header(h, "X-Nonce") == NULL);
+    CHECK(header(h, "Referer") == NULL);
+    CHECK(header(h, "Content-Type") == NULL);
+    CHECK_INT(count(h), 22);
+    free(h);
+}
+
+TEST(headers_from_an_empty_setting_are_not_sent)
+{
+    load_defaults();
+    CHECK_INT(config_parse_text("exp-groups =\nuser-agent =\n", 27, "test"), 0);
+    struct curl_slist *h = glm_headers("t", 0, NULL, 0);
+    CHECK(header(h, "X-Exp-Groups") == NULL);
+    CHECK(header(h, "User-Agent") == NULL);
+    CHECK_STR(header(h, "Authorization"), "Bearer t");
+    free(h);
+}
+
+TEST(every_header_line_has_its_own_fresh_ids)
+{
+    load_defaults();
+    struct curl_slist *a = glm_headers("t", 1, NULL, 0), *b = glm_headers("t", 1, NULL, 0);
+    CHECK(strcmp(header(a, "X-Request-Id"), header(b, "X-Request-Id")) != 0);
+    CHECK(strcmp(header(a, "X-Nonce"), header(b, "X-Nonce")) != 0);
+    free(a);
+    free(b);
+}
+
+/* The body as text, compared after a round trip through jansson with the
+ * key order kept. */
+static char *roundtrip(const char *body)
+{
+    json_error_t err;
+    json_t *v = json_loads(body, 0, &err);
+    if (!v)
+        return strdup("(not JSON)");
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(v);
+    return s;
+}
+
+TEST(stream_body_is_the_web_apps_body_in_its_key_order)
+{
+    char *b = glm_stream_body("65940acff94777010aa6b796", "", "hi", NULL, 1, NULL, NULL);
+    CHECK_STR(b, "{\"assistant_id\":\"65940acff94777010aa6b796\",\"conversation_id\":\"\","
+                 "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}],"
+                 "\"meta_data\":{\"channel\":\"\",\"draft_id\":\"\",\"if_plus_model\":true,"
+                 "\"input_question_type\":\"xxxx\",\"is_networking\":true,\"is_test\":false,"
+                 "\"platform\":\"pc\",\"quote_log_id\":\"\"}}");
+    char *r = roundtrip(b);
+    CHECK_STR(r, b);
+    free(r);
+    free(b);
+}
+
+TEST(stream_body_escapes_the_prompt_and_carries_mode_and_attachments)
+{
+    json_t *files = json_pack("[{s:s, s:s}]", "file_id", "f1", "file_url", "https://x/y.pdf");
+    json_t *images = json_pack("[{s:s}]", "image_url", "https://x/i.png");
+    const char *prompt = "a \"quote\"\\ and\nnew line\t\x01 中文";
+    char *b = glm_stream_body("as\"s", "conv-1", prompt, "zero", 0, files, images);
+    json_error_t err;
+    json_t *v = json_loads(b, 0, &err);
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_STR(json_string_value(json_object_get(v, "assistant_id")), "as\"s");
+        CHECK_STR(json_string_value(json_object_get(v, "conversation_id")), "conv-1");
+        json_t *content = json_object_get(json_array_get(json_object_get(v, "messages"), 0), "content");
+        CHECK_INT(json_array_size(content), 3);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(content, 0), "text")), prompt);
+        CHECK(json_equal(json_object_get(json_array_get(content, 1), "file"), files));
+        CHECK(json_equal(json_object_get(json_array_get(content, 2), "image"), images));
+        json_t *meta = json_object_get(v, "meta_data");
+        CHECK_STR(json_string_value(json_object_get(meta, "chat_mode")), "zero");
+        CHECK(json_object_get(meta, "is_networking") == NULL);
+        json_decref(v);
+    }
+    /* Empty attachment arrays are left out, like NULL ones. */
+    json_t *none = json_array();
+    char *c = glm_stream_body("a", NULL, "p", NULL, 0, none, none);
+    CHECK(strstr(c, "\"type\":\"file\"") == NULL);
+    CHECK(strstr(c, "\"type\":\"image\"") == NULL);
+    CHECK(strstr(c, "\"conversation_id\":\"\"") != NULL);
+    json_decref(none);
+    json_decref(files);
+    json_decref(images);
+    free(b);
+    free(c);
+    config_free();
+}
+
+TEST_MAIN()
