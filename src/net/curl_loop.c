@@ -13,6 +13,8 @@ struct curl_loop {
     struct event *timer;
     unsigned running;
     struct curl_xfer *xfers;
+    CURL *spare[CURL_LOOP_SPARE]; /* finished handles, reset, for the next transfer */
+    unsigned nspare;
 };
 
 
@@ -174,6 +176,26 @@ void curl_loop_remove(struct curl_loop *l, CURL *easy)
     free(x);
 }
 
+CURL *curl_loop_easy(struct curl_loop *l)
+{
+    if (l->nspare > 0)
+        return l->spare[--l->nspare];
+    return curl_easy_init();
+}
+
+void curl_loop_easy_put(struct curl_loop *l, CURL *easy)
+{
+    if (!easy)
+        return;
+    if (l->nspare == CURL_LOOP_SPARE) {
+        curl_easy_cleanup(easy);
+        return;
+    }
+    /* Back to the defaults, keeping the handle's memory (its buffers). */
+    curl_easy_reset(easy);
+    l->spare[l->nspare++] = easy;
+}
+
 struct event_base *curl_loop_base(const struct curl_loop *l)
 {
     return l->base;
@@ -195,6 +217,8 @@ void curl_loop_free(struct curl_loop *l)
         curl_loop_remove(l, easy);
         curl_easy_cleanup(easy);
     }
+    while (l->nspare > 0)
+        curl_easy_cleanup(l->spare[--l->nspare]);
     curl_multi_cleanup(l->multi);
     event_free(l->timer);
     free(l);

@@ -24,6 +24,14 @@ int curl_loop_add(struct curl_loop *l, CURL *easy, curl_done_fn *done, void *arg
  * easy handle belongs to the caller again. Must not be called from inside a
  * libcurl callback (write, header, ...). */
 void curl_loop_remove(struct curl_loop *l, CURL *easy);
+/* An easy handle with default options: a spare one when there is one
+ * (creating and destroying a handle for every call cost as much as a tenth
+ * of a short answer), else a new one; NULL when out of memory. */
+CURL *curl_loop_easy(struct curl_loop *l);
+/* Gives back a handle that is in no transfer: kept as a spare (reset to the
+ * defaults) or cleaned up when there are enough. NULL is ignored. */
+void curl_loop_easy_put(struct curl_loop *l, CURL *easy);
+#define CURL_LOOP_SPARE 32
 struct event_base *curl_loop_base(const struct curl_loop *l);
 /* Running transfers. */
 unsigned curl_loop_running(const struct curl_loop *l);
