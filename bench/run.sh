@@ -43,6 +43,8 @@ SERVER=$ROOT/$O/glm-free-api
 MOCK=$ROOT/$O/tests/mock-chatglm
 LOADGEN=$ROOT/$O/bench/loadgen
 REPLAY=$ROOT/$O/bench/replay
+RELAY=$ROOT/$O/bench/relay
+RSSFLOOR=$ROOT/$O/bench/rssfloor
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -62,6 +64,10 @@ $CC $WARN -O2 -o "$LOADGEN" bench/loadgen.c $(pkg-config --cflags --libs libeven
 $CC $WARN -O2 -Isrc -o "$REPLAY" bench/replay.c "$O/libglm.a" \
     $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3) -lm ||
     die "cannot build bench/replay"
+$CC $WARN -O2 -o "$RELAY" bench/relay.c -lpthread || die "cannot build bench/relay"
+$CC $WARN -O2 -o "$RSSFLOOR" bench/rssfloor.c \
+    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3) -lm ||
+    die "cannot build bench/rssfloor"
 
 W=$(mktemp -d /tmp/glm-bench.XXXXXX)
 PIDS=""
@@ -280,6 +286,16 @@ mock_load() { # mock_load NAME CONNS UPBODY
         line=$(wrk_run "$url" "$c" "$DUR" "$b" "$W/tokens.txt" '"status":"finish"' '' "$PATH_UP")
         t1=$(cpu_ticks "$MOCK_PID")
         pace=$(paced "$MOCK_PORT" "$c" "$b" "$FIRST_UP" '"status":"finish"' "$PATH_UP" -T "$W/tokens.txt")
+        # The same paced run through bench/relay, a proxy that only copies
+        # bytes: what any process in the path adds on this machine.
+        local relay_pid relay_port rpace
+        "$RELAY" 0 "$MOCK_PORT" >"$W/relay.out" 2>/dev/null &
+        relay_pid=$!
+        PIDS="$PIDS $relay_pid"
+        wait_line "$W/relay.out" 'listening on' || die "bench/relay did not start"
+        relay_port=$(grep -oE '[0-9]+$' "$W/relay.out")
+        rpace=$(paced "$relay_port" "$c" "$b" "$FIRST_UP" '"status":"finish"' "$PATH_UP" -T "$W/tokens.txt")
+        stop "$relay_pid"
         local n errs
         n=$(kv "$line" requests)
         errs=$(( $(kv "$line" err_connect) + $(kv "$line" err_read) + $(kv "$line" err_write) +
@@ -288,6 +304,7 @@ mock_load() { # mock_load NAME CONNS UPBODY
         record "$name" "$run" "conns=$c rps=$(awk -v r="$n" -v d="$(kv "$line" duration_s)" 'BEGIN{printf "%.1f", r/d}') \
 lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
 ttft_p50_ms=$(kv "$pace" ttft_p50_ms) ttft_p99_ms=$(kv "$pace" ttft_p99_ms) paced_rps=$(kv "$pace" rps) \
+relay_ttft_p50_ms=$(kv "$rpace" ttft_p50_ms) relay_ttft_p99_ms=$(kv "$rpace" ttft_p99_ms) \
 mock_cpu_per_k=$(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
 errors=$errs completions=$n"
         stop_all
@@ -420,8 +437,12 @@ startup() {
         t0=$(date +%s%N)
         for _ in 1 2 3 4 5 6 7 8 9 10; do "$SERVER" --check-config >/dev/null 2>&1; done
         t1=$(date +%s%N)
+        # For scale: a program that only links the same libraries.
+        local floor
+        floor=$("$RSSFLOOR")
         record startup "$run" "startup_ms=$(kv "$line" startup_ms) idle_kb=$(kv "$line" idle_rss_kb) \
-idle_anon_kb=$(kv "$line" idle_anon_kb) check_ms=$(( (t1 - t0) / 10000000 )) libs=$(ldd "$SERVER" | wc -l)"
+idle_anon_kb=$(kv "$line" idle_anon_kb) check_ms=$(( (t1 - t0) / 10000000 )) libs=$(ldd "$SERVER" | wc -l) \
+floor_main_kb=$(kv "$floor" main_kb) floor_init_kb=$(kv "$floor" init_kb)"
     done
     stop_all
 }
