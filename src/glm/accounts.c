@@ -10,6 +10,7 @@
 #include "log.h"
 #include "stream/openai.h"
 #include "util/crypto.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 #define COOL_BASE_MS 2000L
@@ -30,6 +31,7 @@ struct account {
     long long last_used_wall;
     unsigned long successes, failures;
     unsigned refs;
+    struct strmap_node by_token;
     struct account *next;
 };
 
@@ -48,6 +50,7 @@ struct account_wait {
 struct account_pool {
     struct event_base *base;
     struct account *accounts;
+    struct strmap index;       /* accounts by token */
     size_t count;
     size_t busy;
     struct account_wait *head, *tail;
@@ -122,6 +125,7 @@ void accounts_free(struct account_pool *p)
         free(a->token);
         free(a);
     }
+    strmap_free(&p->index);
     event_free(p->timer);
     event_free(p->pump_soon);
     free(p);
@@ -129,10 +133,8 @@ void accounts_free(struct account_pool *p)
 
 struct account *accounts_find(struct account_pool *p, const char *token)
 {
-    for (struct account *a = p->accounts; a; a = a->next)
-        if (strcmp(a->token, token) == 0)
-            return a;
-    return NULL;
+    struct strmap_node *n = strmap_get(&p->index, token);
+    return n ? STRMAP_ENTRY(n, struct account, by_token) : NULL;
 }
 
 static void evict_one(struct account_pool *p)
@@ -149,6 +151,7 @@ static void evict_one(struct account_pool *p)
         return;
     struct account *a = *victim;
     *victim = a->next;
+    strmap_del(&p->index, &a->by_token);
     p->count--;
     free(a->token);
     free(a);
@@ -181,6 +184,7 @@ struct account *accounts_get(struct account_pool *p, const char *token, int conf
     snprintf(a->reason, sizeof(a->reason), "new");
     a->next = p->accounts;
     p->accounts = a;
+    strmap_put(&p->index, &a->by_token, a->token);
     p->count++;
     return a;
 }

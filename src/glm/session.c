@@ -14,6 +14,7 @@
 #include "net/upcall.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 struct session_wait {
@@ -35,6 +36,7 @@ struct session_entry {
     int tried_original;    /* after the rotated token was refused */
     struct session_wait *waiters;
     unsigned long long used;   /* last use, for forgetting old entries */
+    struct strmap_node by_original;
     struct session_entry *next;
 };
 
@@ -46,6 +48,7 @@ struct session_mgr {
     struct curl_loop *loop;
     struct store *store;
     struct session_entry *entries;
+    struct strmap index;       /* entries by original token */
     size_t count;
     unsigned long long clock;
     unsigned long refreshes;
@@ -84,6 +87,7 @@ void session_mgr_free(struct session_mgr *m)
         m->entries = e->next;
         entry_free(e);
     }
+    strmap_free(&m->index);
     free(m);
 }
 
@@ -101,17 +105,18 @@ static void evict_one(struct session_mgr *m)
         return;
     struct session_entry *e = *victim;
     *victim = e->next;
+    strmap_del(&m->index, &e->by_original);
     m->count--;
     entry_free(e);
 }
 
 static struct session_entry *entry_get(struct session_mgr *m, const char *token)
 {
-    for (struct session_entry *e = m->entries; e; e = e->next) {
-        if (strcmp(e->original, token) == 0) {
-            e->used = ++m->clock;
-            return e;
-        }
+    struct strmap_node *n = strmap_get(&m->index, token);
+    if (n) {
+        struct session_entry *e = STRMAP_ENTRY(n, struct session_entry, by_original);
+        e->used = ++m->clock;
+        return e;
     }
     if (m->count >= SESSIONS_MAX)
         evict_one(m);
@@ -128,6 +133,7 @@ static struct session_entry *entry_get(struct session_mgr *m, const char *token)
     crypto_fingerprint(token, e->fp);
     e->next = m->entries;
     m->entries = e;
+    strmap_put(&m->index, &e->by_original, e->original);
     return e;
 }
 
@@ -210,13 +216,12 @@ void session_wait_cancel(struct session_wait *w)
 void session_invalidate(struct session_mgr *m, const char *refresh_token,
                         const char *access_token)
 {
-    for (struct session_entry *e = m->entries; e; e = e->next) {
-        if (strcmp(e->original, refresh_token) == 0 && e->access &&
-            (!access_token || strcmp(e->access, access_token) == 0)) {
-            free(e->access);
-            e->access = NULL;
-            e->expires = 0;
-        }
+    struct strmap_node *n = strmap_get(&m->index, refresh_token);
+    struct session_entry *e = n ? STRMAP_ENTRY(n, struct session_entry, by_original) : NULL;
+    if (e && e->access && (!access_token || strcmp(e->access, access_token) == 0)) {
+        free(e->access);
+        e->access = NULL;
+        e->expires = 0;
     }
 }
 

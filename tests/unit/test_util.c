@@ -3,6 +3,7 @@
 #include "glm/session.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/strmap.h"
 
 TEST(buf_appends_up_to_its_cap_and_refuses_past_it)
 {
@@ -97,6 +98,48 @@ TEST(jwt_exp_is_read_from_the_payload)
     CHECK_INT(exp, 1729045260LL);
     CHECK_INT(session_jwt_exp("not-a-jwt", &exp), -1);
     CHECK_INT(session_jwt_exp("a.bm90IGpzb24.c", &exp), -1);
+}
+
+struct item {
+    char key[16];
+    struct strmap_node node;
+};
+
+TEST(strmap_finds_every_key_through_growth_and_removal)
+{
+    enum { N = 5000 };
+    static struct item items[N];
+    struct strmap m;
+    strmap_init(&m);
+    CHECK(strmap_get(&m, "absent") == NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(items[i].key, sizeof(items[i].key), "tok-%d", i);
+        strmap_put(&m, &items[i].node, items[i].key);
+    }
+    CHECK_INT(m.count, N);
+    int found = 0;
+    for (int i = 0; i < N; i++) {
+        struct strmap_node *n = strmap_get(&m, items[i].key);
+        found += n && STRMAP_ENTRY(n, struct item, node) == &items[i];
+    }
+    CHECK_INT(found, N);
+    /* Remove the even ones: the odd ones stay, the even ones are gone. */
+    for (int i = 0; i < N; i += 2)
+        strmap_del(&m, &items[i].node);
+    CHECK_INT(m.count, N / 2);
+    int odd = 0, even = 0;
+    for (int i = 0; i < N; i++) {
+        struct strmap_node *n = strmap_get(&m, items[i].key);
+        if (i % 2)
+            odd += n == &items[i].node;
+        else
+            even += n != NULL;
+    }
+    CHECK_INT(odd, N / 2);
+    CHECK_INT(even, 0);
+    CHECK(strmap_get(&m, "tok-") == NULL);
+    strmap_free(&m);
+    CHECK(strmap_get(&m, "tok-1") == NULL);
 }
 
 TEST_MAIN()
