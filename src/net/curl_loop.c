@@ -140,7 +140,12 @@ struct curl_loop *curl_loop_new(struct event_base *base)
     /* Many concurrent streams to one host: reuse connections (and HTTP/2
      * multiplexing where the upstream offers it). */
     curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, 256L);
+    /* Keep as many idle connections as there may be answers at once: with
+     * a smaller cache every answer past it closed its connection and the
+     * next opened a new one (at 500 concurrent streams nearly every call
+     * connected afresh, and over TLS each would be a new handshake). Idle
+     * ones go when the upstream closes them or after curl's 118 s. */
+    curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, 4096L);
     return l;
 }
 
