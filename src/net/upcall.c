@@ -23,6 +23,7 @@ struct upcall {
     int aborted;
     int too_big;
     int paused;
+    int ever_paused;
     struct buf collected;
     struct timespec started;
     struct event *idle;         /* fires after idle_timeout s without a byte */
@@ -81,7 +82,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
     int rc = c->cbs.on_data(c, p, len, c->arg);
     if (rc == UPCALL_PAUSE) {
         /* Waiting for our own client is not upstream silence. */
-        c->paused = 1;
+        c->paused = c->ever_paused = 1;
         evtimer_del(c->idle);
         return CURL_WRITEFUNC_PAUSE;
     }
@@ -141,11 +142,16 @@ static enum upcall_result classify(struct upcall *c, CURLcode code)
     }
 }
 
-static void upcall_free(struct upcall *c)
+/* reuse: the handle ended a transfer cleanly and may serve the next one; one
+ * that was stopped, failed or paused is not trusted to start clean. */
+static void upcall_free(struct upcall *c, int reuse)
 {
     if (c->idle)
         event_free(c->idle);
-    curl_loop_easy_put(c->loop, c->easy);
+    if (reuse && !c->ever_paused)
+        curl_loop_easy_put(c->loop, c->easy);
+    else if (c->easy)
+        curl_easy_cleanup(c->easy);
     free(c->headers);
     curl_mime_free(c->mime);
     free(c->body);
@@ -165,7 +171,7 @@ static void done_cb(CURL *easy, CURLcode code, void *arg)
     if (res != UPCALL_OK && !c->errbuf[0])
         snprintf(c->errbuf, sizeof(c->errbuf), "%s", curl_easy_strerror(code));
     c->cbs.on_done(c, res, status, buf_cstr(&c->collected), c->collected.len, c->arg);
-    upcall_free(c);
+    upcall_free(c, res == UPCALL_OK);
 }
 
 void upcall_set_common(CURL *easy, long connect_timeout, long idle_timeout)
@@ -193,7 +199,7 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     buf_init(&c->collected, r->max_body ? r->max_body : 1 << 20);
     c->easy = curl_loop_easy(l);
     if (!c->easy) {
-        upcall_free(c);
+        upcall_free(c, 0);
         return NULL;
     }
     CURL *e = c->easy;
@@ -220,7 +226,7 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     }
     clock_gettime(CLOCK_MONOTONIC, &c->started);
     if (curl_loop_add(l, e, done_cb, c) < 0) {
-        upcall_free(c);
+        upcall_free(c, 0);
         return NULL;
     }
     evtimer_add(c->idle, &c->idle_tv);
@@ -232,7 +238,7 @@ void upcall_cancel(struct upcall *c)
     if (!c)
         return;
     curl_loop_remove(c->loop, c->easy);
-    upcall_free(c);
+    upcall_free(c, 0);
 }
 
 void upcall_resume(struct upcall *c)
