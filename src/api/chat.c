@@ -3,7 +3,8 @@
  * A job has two holders: the client side (api_req, until the reply ended)
  * and the upstream side (a token wait or the stream call). It is freed only
  * when both have let go, and only from the event loop itself (a deferred
- * event), never inside a curl or server callback. */
+ * event), never inside a curl or server callback. The account flow (lease,
+ * access token, fail-over) is api/attempt.c's, shared with images.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/attempt.h"
 #include "api/chat_check.h"
 #include "app.h"
 #include "config.h"
@@ -23,7 +25,6 @@
 #include "glm/models.h"
 #include "glm/prompt.h"
 #include "glm/request.h"
-#include "glm/session.h"
 #include "glm/upload.h"
 #include "http/server.h"
 #include "log.h"
@@ -33,7 +34,6 @@
 #include "stream/render.h"
 #include "stream/sse.h"
 #include "util/buf.h"
-#include "util/crypto.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_MODEL "glm-4"
@@ -50,27 +50,11 @@ struct chat_job {
     enum render_think think;
     char *prompt;
     long prompt_tokens;
-    char *token;                  /* the refresh token of the leased account */
-    char fp[7];
-    /* accounts */
-    struct account **cands;       /* accounts this request may use */
-    size_t ncands;
-    struct account **tried;       /* accounts that failed it already */
-    size_t ntried;
-    struct account *account;      /* leased, or NULL */
-    struct account_wait *lwait;
-    struct timespec t0;
-    /* the last failure, reported when no account is left */
-    int last_status;
-    char last_code[40];
-    char last_msg[512];
+    struct attempt at;            /* accounts, lease, access token, fail-over */
     /* upstream */
     struct event *first_frame;    /* first-frame timer: fail over when it fires */
     struct event *linger;         /* after the last frame: stop waiting for the close */
-    struct session_wait *wait;
     struct upcall *call;
-    char *access;
-    int retried_auth;             /* refreshed once after 40103 */
     int streaming;                /* the upstream answered with SSE */
     size_t stream_bytes;          /* bytes of that stream so far */
     int frame_too_long;           /* an event passed max_frame */
@@ -103,58 +87,9 @@ struct chat_job {
 };
 
 static void job_maybe_free(struct chat_job *j);
-static void start_upstream(struct chat_job *j);
 static void delete_conversation(struct chat_job *j);
-static void acquire(struct chat_job *j);
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* Ends the lease (once) and records what the account taught us. */
-static void release(struct chat_job *j, enum account_outcome o, const char *reason)
-{
-    if (!j->account)
-        return;
-    accounts_release(app.accounts, j->account, o, reason);
-    j->account = NULL;
-}
-
-static double job_elapsed(const struct chat_job *j)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - j->t0.tv_sec) + (double)(now.tv_nsec - j->t0.tv_nsec) / 1e9;
-}
-
-/* This account failed the request before anything reached the client: try
- * another one while attempts and time allow, else report the failure. */
-static void fail_over(struct chat_job *j, enum account_outcome o, int status, const char *code,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void fail_over(struct chat_job *j, enum account_outcome o, int status, const char *code,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->last_msg, sizeof(j->last_msg), fmt, ap);
-    va_end(ap);
-    j->last_status = status;
-    snprintf(j->last_code, sizeof(j->last_code), "%s", code);
-    struct account *a = j->account;
-    if (a) {
-        j->tried = xrealloc(j->tried, (j->ntried + 1) * sizeof(*j->tried));
-        j->tried[j->ntried++] = a;
-    }
-    release(j, o, j->last_msg);
-    if (!j->a || j->client_gone)
-        return;
-    if (j->ntried < (size_t)cfg.failover_attempts && job_elapsed(j) < cfg.failover_time) {
-        metrics_retry(o == ACCOUNT_BUSY ? "busy" : o == ACCOUNT_REJECTED ? "rejected" : "transient");
-        LOGR(LOG_INFO, j->rid, "account %s failed (%s); trying another", j->fp, j->last_msg);
-        j->retried_auth = 0;
-        acquire(j);
-        return;
-    }
-    client_error(j, status, code, "%s", j->last_msg);
-}
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -165,15 +100,11 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_job *j = arg;
     /* The client left: stop everything upstream right away. */
     if (j->client_gone && j->a) {
-        accounts_wait_cancel(j->lwait);
-        j->lwait = NULL;
-        session_wait_cancel(j->wait);
-        j->wait = NULL;
         upcall_cancel(j->call);
         j->call = NULL;
         upload_run_cancel(j->urun);
         j->urun = NULL;
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_cancel(&j->at);
     }
     if (j->a && j->client_gone) {
         api_stream_end(j->a); /* frees the orphaned request */
@@ -191,7 +122,7 @@ static void schedule_reap(struct chat_job *j)
 
 static void delete_conversation(struct chat_job *j)
 {
-    if (j->deleted || !j->render || !j->access)
+    if (j->deleted || !j->render || !j->at.access)
         return;
     const char *conv = render_conversation_id(j->render);
     if (!conv[0])
@@ -201,7 +132,7 @@ static void delete_conversation(struct chat_job *j)
         return;
     if (strcmp(cfg.delete_policy, "unless-continued") == 0 && j->given_conv)
         return;
-    glm_conversation_delete(j->access, j->route.assistant_id, conv, j->rid);
+    glm_conversation_delete(j->at.access, j->route.assistant_id, conv, j->rid);
 }
 
 static void job_free(struct chat_job *j)
@@ -210,8 +141,6 @@ static void job_free(struct chat_job *j)
     free(j->model);
     free(j->given_conv);
     free(j->prompt);
-    free(j->token);
-    free(j->access);
     sse_parser_free(j->sse);
     render_free(j->render);
     buf_cleanup(&j->out);
@@ -223,10 +152,7 @@ static void job_free(struct chat_job *j)
         event_free(j->first_frame);
     if (j->linger)
         event_free(j->linger);
-    for (size_t i = 0; i < j->ncands; i++)
-        accounts_unref(app.accounts, j->cands[i]);
-    free(j->cands);
-    free(j->tried);
+    attempt_free(&j->at);
     upload_list_free(j->uploads);
     json_decref(j->files);
     json_decref(j->images);
@@ -236,9 +162,9 @@ static void job_free(struct chat_job *j)
 
 static void job_maybe_free(struct chat_job *j)
 {
-    if (j->a || j->wait || j->call || j->lwait || j->urun)
+    if (j->a || j->at.wait || j->call || j->at.lwait || j->urun)
         return;
-    release(j, ACCOUNT_NEUTRAL, NULL);
+    attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
     delete_conversation(j);
     job_free(j);
 }
@@ -249,29 +175,22 @@ static void job_maybe_free(struct chat_job *j)
  * SSE error event then [DONE] after. Ends the client side. */
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
 {
-    if (!j->a)
-        return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (!j->started) {
-        if (status == 429) {
-            char ra[24];
-            snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
-            http_req_add_header(j->a->req, "Retry-After", ra);
-        }
-        api_error(j->a, status, NULL, code, "%s", msg);
-    } else {
+        attempt_verror(&j->a, status, code, fmt, ap);
+    } else if (j->a) {
+        char msg[1024];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         LOGR(LOG_WARN, j->rid, "error inside the stream: %s", msg);
         buf_reset(&j->out);
         if (openai_sse_error(&j->out, msg, openai_error_type(status), code) == 0 &&
             openai_sse_done(&j->out) == 0)
             (void)api_stream_write(j->a, j->out.data, j->out.len);
         api_stream_end(j->a);
+        j->a = NULL;
     }
-    j->a = NULL;
+    va_end(ap);
 }
 
 static struct openai_meta job_meta(const struct chat_job *j)
@@ -393,7 +312,7 @@ static void relay(struct chat_job *j)
         return;
     if (!j->first_text) {
         j->first_text = 1;
-        metrics_observe(METRICS_TTFT, job_elapsed(j));
+        metrics_observe(METRICS_TTFT, attempt_elapsed(&j->at));
     }
     if (cl)
         j->completion_tokens += usage_estimate(c, cl);
@@ -428,7 +347,7 @@ static void linger_cb(evutil_socket_t fd, short what, void *arg)
         upcall_cancel(j->call);
         j->call = NULL;
     }
-    release(j, ACCOUNT_DONE, NULL);
+    attempt_release(&j->at, ACCOUNT_DONE, NULL);
     job_maybe_free(j);
 }
 
@@ -535,37 +454,25 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
     json_decref(root);
 
     if (status == 401 || code == 40103 || code == 40102) {
-        if (!j->retried_auth) {
-            j->retried_auth = 1;
-            LOGR(LOG_INFO, j->rid, "account %s: access token refused (%lld); refreshing once", j->fp,
-                 code);
-            session_invalidate(app.sessions, j->token, j->access);
-            start_upstream(j);
-            return;
-        }
-        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
-                  "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token is "
-                  "invalid or expired: log in to chatglm.cn again and copy the "
-                  "chatglm_refresh_token cookie.",
-                  status, code);
+        attempt_refused(&j->at, status, code);
     } else if (status == 429 || code == 10061) {
-        fail_over(j, ACCOUNT_BUSY, 429, "account_busy",
-                  "chatglm.cn says the account is busy (10061: %s). The site allows one answer at "
-                  "a time per account: retry shortly, or give several tokens.",
-                  rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
+        attempt_fail(&j->at, ACCOUNT_BUSY, 429, "account_busy",
+                     "chatglm.cn says the account is busy (10061: %s). The site allows one answer "
+                     "at a time per account: retry shortly, or give several tokens.",
+                     rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
     } else if (code == 40012) {
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
-                  "chatglm.cn rejected the request transiently (40012); retry in a moment");
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
+                     "chatglm.cn rejected the request transiently (40012); retry in a moment");
     } else if (status >= 500) {
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "chatglm.cn failed with HTTP %ld",
-                  status);
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_error",
+                     "chatglm.cn failed with HTTP %ld", status);
     } else if (code == 40001) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_rejected",
                      "chatglm.cn refused the request (40001 bad request): the request signature "
                      "or format may have changed on the site (see sign-secret in the settings)");
     } else if (status == 200) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         if (j->route.agent)
             client_error(j, 404, "model_not_found",
                          "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
@@ -574,7 +481,7 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
                          "chatglm.cn answered JSON instead of a stream (assistant %s)",
                          j->route.assistant_id);
     } else {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
                      msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
     }
@@ -588,7 +495,7 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
     if (j->first_frame)
         evtimer_del(j->first_frame);
     if (j->client_gone) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         job_maybe_free(j);
         return;
     }
@@ -596,8 +503,9 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
         if (j->linger)
             evtimer_del(j->linger);
         enum render_state st = render_get_state(j->render);
-        release(j, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE : ACCOUNT_NEUTRAL,
-                NULL);
+        attempt_release(&j->at,
+                        st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE : ACCOUNT_NEUTRAL,
+                        NULL);
         job_maybe_free(j);
         return;
     }
@@ -625,34 +533,35 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
             delete_conversation(j);
         }
         enum render_state st = render_get_state(j->render);
-        release(j, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
-                 : res == UPCALL_OK                          ? ACCOUNT_NEUTRAL
-                                                             : ACCOUNT_TRANSIENT,
-                NULL);
+        attempt_release(&j->at, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
+                                : res == UPCALL_OK                          ? ACCOUNT_NEUTRAL
+                                                                            : ACCOUNT_TRANSIENT,
+                        NULL);
     } else if (j->streaming && res == UPCALL_OK) {
         /* An event stream with no frame at all. */
         (void)sse_finish(j->sse, on_event, j);
         if (!j->terminal && j->stream_bytes && !render_frames(j->render)) {
             /* Bytes without one frame in them: the site is broken (an empty
              * body is not: that is how it answers an unknown conversation). */
-            fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_garbage",
-                      "chatglm.cn answered %zu bytes that hold no stream frame", j->stream_bytes);
+            attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_garbage",
+                         "chatglm.cn answered %zu bytes that hold no stream frame",
+                         j->stream_bytes);
         } else if (!j->terminal) {
-            release(j, ACCOUNT_NEUTRAL, NULL);
+            attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
             finish_client(j);
         }
     } else if (res == UPCALL_OK) {
         upstream_error_answer(j, status, body, len);
     } else if (res == UPCALL_TIMEOUT) {
-        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
-                  "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+                     "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else if (res == UPCALL_ABORTED && j->streaming) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_frame_too_long",
                      "an event from chatglm.cn passed the max-frame limit of %ld bytes", cfg.max_frame);
     } else {
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_unreachable", "could not reach chatglm.cn: %s",
-                  upcall_error(c));
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
+                     "could not reach chatglm.cn: %s", upcall_error(c));
     }
     job_maybe_free(j);
 }
@@ -666,42 +575,27 @@ static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
         return;
     upcall_cancel(j->call);
     j->call = NULL;
-    fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
-              "chatglm.cn sent no answer within %ld s", cfg.first_frame_timeout);
+    attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+                 "chatglm.cn sent no answer within %ld s", cfg.first_frame_timeout);
     job_maybe_free(j);
 }
 
 static void start_stream_call(struct chat_job *j)
 {
-    struct buf url;
-    buf_init(&url, 4096);
-    (void)glm_url(&url, cfg.path_stream);
-    char referer[512];
-    glm_referer(j->route.assistant_id, strcmp(j->route.assistant_id, cfg.default_assistant) == 0,
-                referer, sizeof(referer));
     char *body = glm_stream_body(j->route.assistant_id, j->given_conv ? j->given_conv : "",
                                  j->prompt, j->route.chat_mode, 1, j->files, j->images);
-    struct upcall_req r = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(j->access, 1, referer, 1),
-        .body = body,
-        .body_len = strlen(body),
-        .connect_timeout = cfg.connect_timeout,
-        .idle_timeout = cfg.idle_timeout,
-        .max_body = 256 * 1024,
-    };
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     j->streaming = 0;
     clock_gettime(CLOCK_MONOTONIC, &j->call_t0);
-    j->call = upcall_start(app.curl, &r, &cbs, j);
+    j->call = attempt_stream(&j->at, j->route.assistant_id,
+                             strcmp(j->route.assistant_id, cfg.default_assistant) == 0, body, &cbs,
+                             j);
     free(body);
-    buf_cleanup(&url);
     if (!j->call) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the upstream request");
         return;
     }
@@ -720,13 +614,13 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
     struct chat_job *j = arg;
     j->urun = NULL;
     if (j->client_gone || !j->a) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         schedule_reap(j);
         return;
     }
     if (err) {
         /* Nothing was streamed yet: a plain error reply that names the part. */
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         api_error(j->a, err->status, err->param[0] ? err->param : NULL, err->code, "%s",
                   err->message);
         j->a = NULL;
@@ -741,16 +635,16 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
     struct account *acc = j->upload_account;
     struct account_wait *w = accounts_lease(app.accounts, &acc, 1, NULL, 0, on_relet, j);
     if (w)
-        j->lwait = w;
+        j->at.lwait = w;
 }
 
 /* The account is leased again after the uploads. */
 static void on_relet(void *arg, struct account *a, enum lease_error err)
 {
     struct chat_job *j = arg;
-    j->lwait = NULL;
+    j->at.lwait = NULL;
     if (err == LEASE_OK) {
-        j->account = a;
+        j->at.account = a;
         start_stream_call(j);
     } else {
         client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
@@ -761,96 +655,24 @@ static void on_relet(void *arg, struct account *a, enum lease_error err)
     schedule_reap(j);
 }
 
-/* Files and images go up with this account's token, then the stream call.
+/* attempt's start: files and images go up with this account's token, then
+ * the stream call.
  * Uploads do not need the one-generation slot: the lease is given back while
  * they run and taken again for the stream. */
-static void start_attachments(struct chat_job *j)
+static void start_attachments(void *arg)
 {
+    struct chat_job *j = arg;
     if (!j->uploads) {
         start_stream_call(j);
         return;
     }
-    j->upload_account = j->account;
-    release(j, ACCOUNT_NEUTRAL, NULL);
-    j->urun = upload_run_start(j->uploads, j->access, j->rid, on_uploaded, j);
+    j->upload_account = j->at.account;
+    attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+    j->urun = upload_run_start(j->uploads, j->at.access, j->rid, on_uploaded, j);
     if (!j->urun) {
-        release(j, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the attachment downloads");
     }
-}
-
-static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
-{
-    struct chat_job *j = arg;
-    j->wait = NULL;
-    switch (res) {
-    case SESSION_OK:
-        free(j->access);
-        j->access = xstrdup(access);
-        start_attachments(j);
-        break;
-    case SESSION_REJECTED:
-        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
-                  "chatglm.cn rejected the refresh token of account %s: it is invalid or expired. "
-                  "Log in to chatglm.cn again and copy the chatglm_refresh_token cookie.",
-                  j->fp);
-        break;
-    case SESSION_TIMEOUT:
-        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
-        break;
-    case SESSION_FAILED:
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
-        break;
-    }
-    /* Possibly called from inside session_get: check the holders later. */
-    schedule_reap(j);
-}
-
-static void start_upstream(struct chat_job *j)
-{
-    j->wait = NULL;
-    struct session_wait *w = session_get(app.sessions, j->token, on_token, j);
-    /* on_token may already have run (cached token) and set a new wait. */
-    if (w)
-        j->wait = w;
-}
-
-static void on_lease(void *arg, struct account *a, enum lease_error err)
-{
-    struct chat_job *j = arg;
-    j->lwait = NULL;
-    if (err == LEASE_OK) {
-        j->account = a;
-        free(j->token);
-        j->token = xstrdup(account_token(a));
-        crypto_fingerprint(j->token, j->fp);
-        start_upstream(j);
-    } else if (err == LEASE_ALL_DEAD) {
-        client_error(j, 401, "invalid_refresh_token",
-                     "every account this request may use is dead (chatglm.cn rejected their "
-                     "refresh tokens): log in to chatglm.cn again and copy a new "
-                     "chatglm_refresh_token cookie");
-    } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
-        client_error(j, 429, "accounts_busy",
-                     err == LEASE_QUEUE_FULL
-                         ? "every account is busy and the waiting queue is full; retry later"
-                         : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
-                           "one answer at a time per account: more accounts serve more at once)",
-                     cfg.queue_wait);
-    } else if (j->last_status) {
-        client_error(j, j->last_status, j->last_code, "%s", j->last_msg);
-    } else {
-        client_error(j, 502, "upstream_error", "no usable account is left for this request");
-    }
-    schedule_reap(j);
-}
-
-static void acquire(struct chat_job *j)
-{
-    struct account_wait *w = accounts_lease(app.accounts, j->cands, j->ncands, j->tried,
-                                            j->ntried, on_lease, j);
-    if (w)
-        j->lwait = w;
 }
 
 /* ---- parsing the request ----------------------------------------------- */
@@ -950,19 +772,17 @@ void chat_handle(struct api_req *a)
     j->uploads = uploads;
     app.active_jobs++;
     j->a = a;
-    clock_gettime(CLOCK_MONOTONIC, &j->t0);
     snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
     j->model = xstrdup(model_name);
     j->stream = a->stream;
     j->include_usage = json_is_true(json_object_get(json_object_get(root, "stream_options"),
                                                     "include_usage"));
     j->created = time(NULL);
-    j->cands = cands;
-    j->ncands = ncands;
     buf_init(&j->out, (size_t)cfg.max_answer + 65536);
     buf_init(&j->content, (size_t)cfg.max_answer + 65536);
     buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
+    attempt_init(&j->at, cands, ncands, &j->a, j->reaper, start_attachments, j);
 
     json_t *conv = json_object_get(root, "conversation_id");
     if (json_is_string(conv) && prompt_conversation_id_valid(json_string_value(conv)))
@@ -1014,7 +834,8 @@ void chat_handle(struct api_req *a)
     j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
 
     LOGR(LOG_DEBUG, j->rid, "chat model=%s assistant=%s mode=%s accounts=%zu stream=%d", j->model,
-         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->ncands, j->stream);
+         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->at.ncands,
+         j->stream);
     api_watch(a, on_close, on_drain, j);
-    acquire(j);
+    attempt_lease(&j->at);
 }

@@ -11,8 +11,8 @@
  *
  * Lifetime as in chat.c: the job has a client holder (api_req) and upstream
  * holders (lease wait, token wait, stream call, downloads) and is freed when
- * all are gone, never inside someone else's callback. */
-#include <stdarg.h>
+ * all are gone, never inside someone else's callback. The account flow
+ * (lease, access token, fail-over) is api/attempt.c's, shared with chat.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +22,13 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/attempt.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/request.h"
-#include "glm/session.h"
 #include "glm/upload.h"
 #include "http/server.h"
 #include "log.h"
@@ -64,22 +64,7 @@ struct img_job {
     int b64;
     const char *aspect;           /* upstream aspect ratio, or NULL */
     long long created;
-    /* accounts, as in chat.c */
-    struct account **cands;
-    size_t ncands;
-    struct account **tried;
-    size_t ntried;
-    struct account *account;
-    struct account_wait *lwait;
-    struct session_wait *wait;
-    char *token;
-    char *access;
-    char fp[7];
-    int retried_auth;
-    struct timespec t0;
-    int last_status;
-    char last_code[40];
-    char last_msg[512];
+    struct attempt at;            /* accounts, lease, access token, fail-over */
     /* the drawing */
     struct upcall *call;
     struct sse_parser *sse;
@@ -99,20 +84,8 @@ struct img_job {
 };
 
 static void job_maybe_free(struct img_job *j);
-static void acquire(struct img_job *j);
-static void start_upstream(struct img_job *j);
-static void client_error(struct img_job *j, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* ---- lifetime ---------------------------------------------------------- */
-
-static void release(struct img_job *j, enum account_outcome o)
-{
-    if (!j->account)
-        return;
-    accounts_release(app.accounts, j->account, o, NULL);
-    j->account = NULL;
-}
 
 static int fetches_running(const struct img_job *j)
 {
@@ -133,26 +106,20 @@ static void cancel_fetches(struct img_job *j)
 static void job_free(struct img_job *j)
 {
     app.active_jobs--;
-    release(j, ACCOUNT_NEUTRAL);
+    attempt_free(&j->at);
     free(j->prompt);
-    free(j->token);
-    free(j->access);
     sse_parser_free(j->sse);
     json_decref(j->urls);
     for (size_t i = 0; i < j->nfetch; i++)
         free(j->fetches[i].data);
     free(j->fetches);
-    for (size_t i = 0; i < j->ncands; i++)
-        accounts_unref(app.accounts, j->cands[i]);
-    free(j->cands);
-    free(j->tried);
     event_free(j->reaper);
     free(j);
 }
 
 static void job_maybe_free(struct img_job *j)
 {
-    if (j->a || j->lwait || j->wait || j->call || fetches_running(j))
+    if (j->a || j->at.lwait || j->at.wait || j->call || fetches_running(j))
         return;
     job_free(j);
 }
@@ -164,14 +131,10 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     struct img_job *j = arg;
     if (j->client_gone && j->a) {
         /* The client left: stop everything at once. */
-        accounts_wait_cancel(j->lwait);
-        j->lwait = NULL;
-        session_wait_cancel(j->wait);
-        j->wait = NULL;
         upcall_cancel(j->call);
         j->call = NULL;
         cancel_fetches(j);
-        release(j, ACCOUNT_NEUTRAL);
+        attempt_cancel(&j->at);
         api_stream_end(j->a); /* frees the orphaned request */
         j->a = NULL;
     }
@@ -192,63 +155,6 @@ static void on_close(struct api_req *a, void *arg)
     j->client_gone = 1;
     LOGR(LOG_INFO, j->rid, "client went away; cancelling the drawing");
     schedule_reap(j);
-}
-
-static void client_error(struct img_job *j, int status, const char *code, const char *fmt, ...)
-{
-    if (!j->a)
-        return;
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (status == 429) {
-        char ra[24];
-        snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
-        http_req_add_header(j->a->req, "Retry-After", ra);
-    }
-    api_error(j->a, status, NULL, code, "%s", msg);
-    j->a = NULL;
-}
-
-static double job_elapsed(const struct img_job *j)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - j->t0.tv_sec) + (double)(now.tv_nsec - j->t0.tv_nsec) / 1e9;
-}
-
-/* The account failed before any frame: try another while attempts and time
- * allow, else report. */
-static void fail_over(struct img_job *j, enum account_outcome o, int status, const char *code,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void fail_over(struct img_job *j, enum account_outcome o, int status, const char *code,
-                      const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->last_msg, sizeof(j->last_msg), fmt, ap);
-    va_end(ap);
-    j->last_status = status;
-    snprintf(j->last_code, sizeof(j->last_code), "%s", code);
-    if (j->account) {
-        j->tried = xrealloc(j->tried, (j->ntried + 1) * sizeof(*j->tried));
-        j->tried[j->ntried++] = j->account;
-    }
-    if (j->account) {
-        accounts_release(app.accounts, j->account, o, j->last_msg);
-        j->account = NULL;
-    }
-    if (!j->a || j->client_gone)
-        return;
-    if (j->ntried < (size_t)cfg.failover_attempts && job_elapsed(j) < cfg.failover_time) {
-        LOGR(LOG_INFO, j->rid, "account %s failed (%s); trying another", j->fp, j->last_msg);
-        j->retried_auth = 0;
-        acquire(j);
-        return;
-    }
-    client_error(j, status, code, "%s", j->last_msg);
 }
 
 /* ---- the answer ---------------------------------------------------------- */
@@ -410,7 +316,7 @@ static void reply_b64(struct img_job *j)
     if (rc == 0)
         rc = buf_puts(&b, "]}");
     if (rc < 0)
-        client_error(j, 500, NULL, "the images do not fit the reply buffer");
+        attempt_error(&j->a, 500, NULL, "the images do not fit the reply buffer");
     else
         api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
     buf_cleanup(&b);
@@ -429,8 +335,8 @@ static void on_image(void *arg, struct fetch_result *r)
     } else if (!j->fetch_failed) {
         j->fetch_failed = 1;
         cancel_fetches(j);
-        client_error(j, 502, "image_download_failed", "could not download the image for "
-                     "b64_json: %s", r->error);
+        attempt_error(&j->a, 502, "image_download_failed", "could not download the image for "
+                      "b64_json: %s", r->error);
     }
     if (!fetches_running(j) && j->a && !j->client_gone)
         reply_b64(j);
@@ -452,7 +358,7 @@ static void start_downloads(struct img_job *j)
                                       &fo, on_image, &j->fetches[i]);
         if (!j->fetches[i].f) {
             cancel_fetches(j);
-            client_error(j, 500, NULL, "could not start the image downloads");
+            attempt_error(&j->a, 500, NULL, "could not start the image downloads");
             return;
         }
     }
@@ -461,32 +367,33 @@ static void start_downloads(struct img_job *j)
 /* The stream is over (complete or not): lease, deletion, then the reply. */
 static void finish_drawing(struct img_job *j, enum upcall_result res)
 {
-    release(j, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
-               : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
-                                                           : ACCOUNT_TRANSIENT);
-    if (j->conv[0] && j->access && strcmp(cfg.delete_policy, "never") != 0)
-        glm_conversation_delete(j->access, j->assistant, j->conv, j->rid);
+    attempt_release(&j->at, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
+                            : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
+                                                                        : ACCOUNT_TRANSIENT,
+                    NULL);
+    if (j->conv[0] && j->at.access && strcmp(cfg.delete_policy, "never") != 0)
+        glm_conversation_delete(j->at.access, j->assistant, j->conv, j->rid);
     size_t found = json_array_size(j->urls);
     LOGR(LOG_DEBUG, j->rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
          found, j->frames);
     if (j->state == DRAW_FILTERED) {
-        client_error(j, 400, "content_policy_violation",
-                     "chatglm.cn refused to draw this prompt (moderation)%s%s",
-                     j->note[0] ? ": " : "", j->note);
+        attempt_error(&j->a, 400, "content_policy_violation",
+                      "chatglm.cn refused to draw this prompt (moderation)%s%s",
+                      j->note[0] ? ": " : "", j->note);
     } else if (found == 0) {
         if (j->state == DRAW_FAILED)
-            client_error(j, 502, "upstream_error",
-                         "chatglm.cn stopped the drawing with an error (%s) before any image",
-                         j->note);
+            attempt_error(&j->a, 502, "upstream_error",
+                          "chatglm.cn stopped the drawing with an error (%s) before any image",
+                          j->note);
         else if (j->state == DRAW_RUNNING)
-            client_error(j, 502, "upstream_truncated",
-                         "the answer of chatglm.cn broke off before any image (%s)",
-                         res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
+            attempt_error(&j->a, 502, "upstream_truncated",
+                          "the answer of chatglm.cn broke off before any image (%s)",
+                          res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
         else
-            client_error(j, 502, "no_image",
-                         "chatglm.cn finished its answer without producing an image: the "
-                         "assistant %s answered with text only; try a clearer drawing prompt",
-                         j->assistant);
+            attempt_error(&j->a, 502, "no_image",
+                          "chatglm.cn finished its answer without producing an image: the "
+                          "assistant %s answered with text only; try a clearer drawing prompt",
+                          j->assistant);
     } else if (!j->b64) {
         reply_urls(j);
     } else {
@@ -502,31 +409,23 @@ static void upstream_error_answer(struct img_job *j, long status, const char *bo
     long long code = json_is_integer(st) ? json_integer_value(st) : -1;
     json_decref(root);
     if (status == 401 || code == 40103 || code == 40102) {
-        if (!j->retried_auth) {
-            j->retried_auth = 1;
-            session_invalidate(app.sessions, j->token, j->access);
-            start_upstream(j);
-            return;
-        }
-        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
-                  "chatglm.cn refused this account's login (HTTP %ld, %lld): log in to "
-                  "chatglm.cn again and copy the chatglm_refresh_token cookie", status, code);
+        attempt_refused(&j->at, status, code);
     } else if (status == 429 || code == 10061) {
-        fail_over(j, ACCOUNT_BUSY, 429, "account_busy",
-                  "chatglm.cn says the account is busy (10061); retry shortly, or give several "
-                  "tokens");
+        attempt_fail(&j->at, ACCOUNT_BUSY, 429, "account_busy",
+                     "chatglm.cn says the account is busy (10061); retry shortly, or give several "
+                     "tokens");
     } else if (code == 40012 || status >= 500) {
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error",
-                  "chatglm.cn failed (HTTP %ld, %lld)", status, code);
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_error",
+                     "chatglm.cn failed (HTTP %ld, %lld)", status, code);
     } else if (status == 200 && j->agent) {
-        release(j, ACCOUNT_NEUTRAL);
-        client_error(j, 404, "model_not_found", "chatglm.cn has no assistant (agent) with id %s",
-                     j->assistant);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_error(&j->a, 404, "model_not_found",
+                      "chatglm.cn has no assistant (agent) with id %s", j->assistant);
     } else {
-        release(j, ACCOUNT_NEUTRAL);
-        client_error(j, 502, "upstream_error",
-                     "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
-                     code);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_error(&j->a, 502, "upstream_error",
+                      "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
+                      code);
     }
 }
 
@@ -536,33 +435,30 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
     struct img_job *j = arg;
     j->call = NULL;
     if (j->client_gone) {
-        release(j, ACCOUNT_NEUTRAL);
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
     } else if (j->streaming && (j->terminal || j->frames)) {
         if (!j->terminal)
             (void)sse_finish(j->sse, on_event, j);
         finish_drawing(j, res);
     } else if (j->streaming && res == UPCALL_OK) {
-        release(j, ACCOUNT_NEUTRAL);
-        client_error(j, 502, "empty_answer", "chatglm.cn sent an empty answer");
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_error(&j->a, 502, "empty_answer", "chatglm.cn sent an empty answer");
     } else if (res == UPCALL_OK) {
         upstream_error_answer(j, status, body, len);
     } else if (res == UPCALL_TIMEOUT) {
-        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
-                  "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+                     "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else {
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
-                  "could not reach chatglm.cn: %s", upcall_error(c));
+        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
+                     "could not reach chatglm.cn: %s", upcall_error(c));
     }
     job_maybe_free(j);
 }
 
-static void start_draw(struct img_job *j)
+/* attempt's start: the drawing call with this account. */
+static void start_draw(void *arg)
 {
-    struct buf url;
-    buf_init(&url, 4096);
-    (void)glm_url(&url, cfg.path_stream);
-    char referer[512];
-    glm_referer(j->assistant, 0, referer, sizeof(referer));
+    struct img_job *j = arg;
     char *body = glm_stream_body(j->assistant, "", j->prompt, NULL, 0, NULL, NULL);
     if (j->aspect) {
         /* The 2026 web app sends meta_data.cogview.aspect_ratio when drawing. */
@@ -573,94 +469,16 @@ static void start_draw(struct img_job *j)
         body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(root);
     }
-    struct upcall_req r = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(j->access, 1, referer, 1),
-        .body = body,
-        .body_len = strlen(body),
-        .connect_timeout = cfg.connect_timeout,
-        .idle_timeout = cfg.idle_timeout,
-        .max_body = 256 * 1024,
-    };
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     j->streaming = 0;
-    j->call = upcall_start(app.curl, &r, &cbs, j);
+    j->call = attempt_stream(&j->at, j->assistant, 0, body, &cbs, j);
     free(body);
-    buf_cleanup(&url);
     if (!j->call) {
-        release(j, ACCOUNT_NEUTRAL);
-        client_error(j, 500, NULL, "could not start the upstream request");
+        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_error(&j->a, 500, NULL, "could not start the upstream request");
     }
-}
-
-static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
-{
-    struct img_job *j = arg;
-    j->wait = NULL;
-    switch (res) {
-    case SESSION_OK:
-        free(j->access);
-        j->access = xstrdup(access);
-        start_draw(j);
-        break;
-    case SESSION_REJECTED:
-        fail_over(j, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
-                  "chatglm.cn rejected the refresh token of account %s: log in to chatglm.cn "
-                  "again and copy the chatglm_refresh_token cookie", j->fp);
-        break;
-    case SESSION_TIMEOUT:
-        fail_over(j, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
-        break;
-    case SESSION_FAILED:
-        fail_over(j, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
-        break;
-    }
-    /* Possibly called from inside session_get: check the holders later. */
-    schedule_reap(j);
-}
-
-static void start_upstream(struct img_job *j)
-{
-    j->wait = NULL;
-    struct session_wait *w = session_get(app.sessions, j->token, on_token, j);
-    if (w)
-        j->wait = w;
-}
-
-static void on_lease(void *arg, struct account *a, enum lease_error err)
-{
-    struct img_job *j = arg;
-    j->lwait = NULL;
-    if (err == LEASE_OK) {
-        j->account = a;
-        free(j->token);
-        j->token = xstrdup(account_token(a));
-        crypto_fingerprint(j->token, j->fp);
-        start_upstream(j);
-    } else if (err == LEASE_ALL_DEAD) {
-        client_error(j, 401, "invalid_refresh_token",
-                     "every account this request may use is dead (chatglm.cn rejected their "
-                     "refresh tokens): log in to chatglm.cn again and copy a new "
-                     "chatglm_refresh_token cookie");
-    } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
-        client_error(j, 429, "accounts_busy", "every account is busy; retry later");
-    } else if (j->last_status) {
-        client_error(j, j->last_status, j->last_code, "%s", j->last_msg);
-    } else {
-        client_error(j, 502, "upstream_error", "no usable account is left for this request");
-    }
-    schedule_reap(j);
-}
-
-static void acquire(struct img_job *j)
-{
-    struct account_wait *w = accounts_lease(app.accounts, j->cands, j->ncands, j->tried,
-                                            j->ntried, on_lease, j);
-    if (w)
-        j->lwait = w;
 }
 
 /* ---- the request -------------------------------------------------------- */
@@ -751,16 +569,14 @@ void images_handle(struct api_req *a)
     struct img_job *j = xcalloc(1, sizeof(*j));
     app.active_jobs++;
     j->a = a;
-    clock_gettime(CLOCK_MONOTONIC, &j->t0);
     snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
-    j->cands = cands;
-    j->ncands = ncands;
     j->created = time(NULL);
     j->n = json_is_integer(n) ? (long)json_integer_value(n) : 1;
     j->b64 = json_is_string(fmt) && strcmp(json_string_value(fmt), "b64_json") == 0;
     j->aspect = json_is_string(size) ? aspect_for(json_string_value(size)) : NULL;
     j->urls = json_array();
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
+    attempt_init(&j->at, cands, ncands, &j->a, j->reaper, start_draw, j);
 
     /* An agent id (or a name of the model table) draws with that assistant;
      * any other name with the drawing assistant. */
@@ -782,7 +598,7 @@ void images_handle(struct api_req *a)
     json_decref(root);
 
     LOGR(LOG_DEBUG, j->rid, "images assistant=%s n=%ld b64=%d aspect=%s accounts=%zu",
-         j->assistant, j->n, j->b64, j->aspect ? j->aspect : "-", j->ncands);
+         j->assistant, j->n, j->b64, j->aspect ? j->aspect : "-", j->at.ncands);
     api_watch(a, on_close, NULL, j);
-    acquire(j);
+    attempt_lease(&j->at);
 }

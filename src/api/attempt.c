@@ -1,0 +1,244 @@
+/* The account flow of a chat or image job: lease, access token, stream call,
+ * fail-over. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "api/api.h"
+#include "api/attempt.h"
+#include "app.h"
+#include "config.h"
+#include "glm/request.h"
+#include "glm/session.h"
+#include "http/server.h"
+#include "log.h"
+#include "metrics.h"
+#include "net/upcall.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/xalloc.h"
+
+void attempt_init(struct attempt *at, struct account **cands, size_t ncands,
+                  struct api_req **client, struct event *reaper, void (*start)(void *job),
+                  void *job)
+{
+    *at = (struct attempt){ .job = job, .client = client, .reaper = reaper, .start = start,
+                            .cands = cands, .ncands = ncands };
+    snprintf(at->rid, sizeof(at->rid), "%s", (*client)->rid);
+    clock_gettime(CLOCK_MONOTONIC, &at->t0);
+}
+
+void attempt_free(struct attempt *at)
+{
+    attempt_release(at, ACCOUNT_NEUTRAL, NULL);
+    for (size_t i = 0; i < at->ncands; i++)
+        accounts_unref(app.accounts, at->cands[i]);
+    free(at->cands);
+    free(at->tried);
+    free(at->token);
+    free(at->access);
+}
+
+/* ---- lease and access token -------------------------------------------- */
+
+static void on_token(void *arg, enum session_result res, const char *access, const char *detail)
+{
+    struct attempt *at = arg;
+    at->wait = NULL;
+    switch (res) {
+    case SESSION_OK:
+        free(at->access);
+        at->access = xstrdup(access);
+        at->start(at->job);
+        break;
+    case SESSION_REJECTED:
+        attempt_fail(at, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                     "chatglm.cn rejected the refresh token of account %s: it is invalid or "
+                     "expired. Log in to chatglm.cn again and copy the chatglm_refresh_token "
+                     "cookie.", at->fp);
+        break;
+    case SESSION_TIMEOUT:
+        attempt_fail(at, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
+        break;
+    case SESSION_FAILED:
+        attempt_fail(at, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
+        break;
+    }
+    /* Possibly called from inside session_get: the job checks its holders later. */
+    event_active(at->reaper, EV_TIMEOUT, 0);
+}
+
+static void get_token(struct attempt *at)
+{
+    at->wait = NULL;
+    struct session_wait *w = session_get(app.sessions, at->token, on_token, at);
+    /* on_token may already have run (cached token) and set a new wait. */
+    if (w)
+        at->wait = w;
+}
+
+static void on_lease(void *arg, struct account *a, enum lease_error err)
+{
+    struct attempt *at = arg;
+    at->lwait = NULL;
+    if (err == LEASE_OK) {
+        at->account = a;
+        free(at->token);
+        at->token = xstrdup(account_token(a));
+        crypto_fingerprint(at->token, at->fp);
+        get_token(at);
+    } else if (err == LEASE_ALL_DEAD) {
+        attempt_error(at->client, 401, "invalid_refresh_token",
+                      "every account this request may use is dead (chatglm.cn rejected their "
+                      "refresh tokens): log in to chatglm.cn again and copy a new "
+                      "chatglm_refresh_token cookie");
+    } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
+        attempt_error(at->client, 429, "accounts_busy",
+                      err == LEASE_QUEUE_FULL
+                          ? "every account is busy and the waiting queue is full; retry later"
+                          : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
+                            "one answer at a time per account: more accounts serve more at once)",
+                      cfg.queue_wait);
+    } else if (at->last_status) {
+        /* Every usable account failed already: the last failure says why. */
+        attempt_error(at->client, at->last_status, at->last_code, "%s", at->last_msg);
+    } else {
+        attempt_error(at->client, 502, "upstream_error",
+                      "no usable account is left for this request");
+    }
+    event_active(at->reaper, EV_TIMEOUT, 0);
+}
+
+void attempt_lease(struct attempt *at)
+{
+    struct account_wait *w = accounts_lease(app.accounts, at->cands, at->ncands, at->tried,
+                                            at->ntried, on_lease, at);
+    /* on_lease may already have run (an idle account) and left no wait. */
+    if (w)
+        at->lwait = w;
+}
+
+struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id, int home,
+                              const char *body, const struct upcall_cbs *cbs, void *arg)
+{
+    struct buf url;
+    buf_init(&url, 4096);
+    (void)glm_url(&url, cfg.path_stream);
+    char referer[512];
+    glm_referer(assistant_id, home, referer, sizeof(referer));
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(at->access, 1, referer, 1),
+        .body = body,
+        .body_len = strlen(body),
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = cfg.idle_timeout,
+        .max_body = 256 * 1024,
+    };
+    struct upcall *c = upcall_start(app.curl, &r, cbs, arg);
+    buf_cleanup(&url);
+    return c;
+}
+
+/* ---- failures ---------------------------------------------------------- */
+
+void attempt_release(struct attempt *at, enum account_outcome o, const char *reason)
+{
+    if (!at->account)
+        return;
+    accounts_release(app.accounts, at->account, o, reason);
+    at->account = NULL;
+}
+
+void attempt_fail(struct attempt *at, enum account_outcome o, int status, const char *code,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(at->last_msg, sizeof(at->last_msg), fmt, ap);
+    va_end(ap);
+    at->last_status = status;
+    snprintf(at->last_code, sizeof(at->last_code), "%s", code);
+    if (at->account) {
+        at->tried = xrealloc(at->tried, (at->ntried + 1) * sizeof(*at->tried));
+        at->tried[at->ntried++] = at->account;
+    }
+    attempt_release(at, o, at->last_msg);
+    /* The client left (its connection is gone) or was answered already. */
+    if (!*at->client || !api_connected(*at->client))
+        return;
+    if (at->ntried < (size_t)cfg.failover_attempts && attempt_elapsed(at) < cfg.failover_time) {
+        metrics_retry(o == ACCOUNT_BUSY       ? "busy"
+                      : o == ACCOUNT_REJECTED ? "rejected"
+                                              : "transient");
+        LOGR(LOG_INFO, at->rid, "account %s failed (%s); trying another", at->fp, at->last_msg);
+        at->retried_auth = 0;
+        attempt_lease(at);
+        return;
+    }
+    attempt_error(at->client, status, code, "%s", at->last_msg);
+}
+
+void attempt_refused(struct attempt *at, long status, long long code)
+{
+    if (!at->retried_auth) {
+        at->retried_auth = 1;
+        LOGR(LOG_INFO, at->rid, "account %s: access token refused (%lld); refreshing once", at->fp,
+             code);
+        session_invalidate(app.sessions, at->token, at->access);
+        get_token(at);
+        return;
+    }
+    attempt_fail(at, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
+                 "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token is "
+                 "invalid or expired: log in to chatglm.cn again and copy the "
+                 "chatglm_refresh_token cookie.",
+                 status, code);
+}
+
+void attempt_cancel(struct attempt *at)
+{
+    accounts_wait_cancel(at->lwait);
+    at->lwait = NULL;
+    session_wait_cancel(at->wait);
+    at->wait = NULL;
+    attempt_release(at, ACCOUNT_NEUTRAL, NULL);
+}
+
+double attempt_elapsed(const struct attempt *at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - at->t0.tv_sec) + (double)(now.tv_nsec - at->t0.tv_nsec) / 1e9;
+}
+
+/* ---- the client -------------------------------------------------------- */
+
+void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
+                    va_list ap)
+{
+    if (!*client)
+        return;
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (status == 429) {
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
+        http_req_add_header((*client)->req, "Retry-After", ra);
+    }
+    api_error(*client, status, NULL, code, "%s", msg);
+    *client = NULL;
+}
+
+void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    attempt_verror(client, status, code, fmt, ap);
+    va_end(ap);
+}

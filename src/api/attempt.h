@@ -1,0 +1,96 @@
+/* One request's way through the account pool, shared by the chat and image
+ * jobs: the accounts it may use, the lease of one of them and its access
+ * token, the stream call with that token, and failing over to another account
+ * when one fails before anything reached the client (while
+ * --failover-attempts and --failover-time allow).
+ *
+ * A job embeds a struct attempt. The flow calls the job back once per
+ * account, through start, when the lease and the access token are in; when no
+ * account is left it answers the client itself (attempt_error). Its waits
+ * (lwait, wait) hold the job like the job's own calls do: after each lease
+ * or token callback it activates the job's reap event. */
+#ifndef GLM_API_ATTEMPT_H
+#define GLM_API_ATTEMPT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "glm/accounts.h"
+
+struct api_req;
+struct event;
+struct session_wait;
+struct upcall;
+struct upcall_cbs;
+
+struct attempt {
+    /* the job's */
+    void *job;
+    struct api_req **client;      /* its reply holder: NULL once answered */
+    struct event *reaper;         /* frees it once nothing holds it */
+    void (*start)(void *job);     /* leased, with access: start the upstream call */
+    char rid[48];                 /* for logs */
+    /* the accounts */
+    struct account **cands;       /* accounts this request may use (references) */
+    size_t ncands;
+    struct account **tried;       /* accounts that failed it already */
+    size_t ntried;
+    struct account *account;      /* leased, or NULL */
+    char *token;                  /* the refresh token of the last leased account */
+    char fp[7];                   /* its fingerprint */
+    char *access;                 /* its access token, once known */
+    int retried_auth;             /* refreshed once after 40103 */
+    struct timespec t0;           /* attempt_init: the request arrived */
+    struct account_wait *lwait;
+    struct session_wait *wait;
+    /* the last failure, reported when no account is left */
+    int last_status;
+    char last_code[40];
+    char last_msg[512];
+};
+
+/* Starts the clock. Steals cands (references, as chat_accounts gives them).
+ * client, reaper and job belong to the job and outlive the attempt. */
+void attempt_init(struct attempt *at, struct account **cands, size_t ncands,
+                  struct api_req **client, struct event *reaper, void (*start)(void *job),
+                  void *job);
+/* Ends a lease still held (nothing learnt) and frees the rest; the waits
+ * must be over. */
+void attempt_free(struct attempt *at);
+
+/* Leases an account not tried yet, then gets its access token, then calls
+ * start; any of it may happen before this returns. */
+void attempt_lease(struct attempt *at);
+/* Starts the stream call (POST path-stream) with the access token; home: the
+ * assistant is the site's default one (the referer is the home page). NULL
+ * when it could not start. */
+struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id, int home,
+                              const char *body, const struct upcall_cbs *cbs, void *arg);
+
+/* Ends the lease, if one is held, and records what the account taught us.
+ * reason: short text, may be NULL. */
+void attempt_release(struct attempt *at, enum account_outcome o, const char *reason);
+/* The account failed the request before anything reached the client: ends
+ * the lease with o, then, while the client waits (*client is set and still
+ * connected), tries another account if attempts and time allow, else answers
+ * the client with this failure. */
+void attempt_fail(struct attempt *at, enum account_outcome o, int status, const char *code,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* chatglm.cn refused the access token (HTTP status, its code): a fresh one
+ * once per account (start is called again), then attempt_fail. */
+void attempt_refused(struct attempt *at, long status, long long code);
+/* The client left: cancels the waits and ends the lease, nothing learnt. */
+void attempt_cancel(struct attempt *at);
+
+/* Seconds since attempt_init. */
+double attempt_elapsed(const struct attempt *at);
+
+/* Answers *client with an OpenAI error and sets it NULL; nothing when it is
+ * NULL. A 429 (every account busy) says when to retry. */
+void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
+
+#endif
