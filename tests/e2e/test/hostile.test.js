@@ -94,7 +94,7 @@ async function upstreamBytes(srv) {
 }
 
 // libcurl keeps at most this many idle upstream connections (CURLMOPT_MAXCONNECTS).
-const UPSTREAM_IDLE_MAX = 256;
+const UPSTREAM_IDLE_MAX = 4096; // as src/net/curl_loop.c sets it
 
 // Waits until the client connections are back to what they were, then checks
 // that nothing else grew either (idle upstream connections are capped by curl).
