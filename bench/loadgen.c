@@ -621,7 +621,15 @@ static int spawn_mode(int port, char **argv)
         sin.sin_family = AF_INET;
         sin.sin_port = htons((unsigned short)port);
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+        int connected = connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+        struct sockaddr_in self;
+        socklen_t slen = sizeof(self);
+        /* A socket the kernel gave the very port it dialled connects to
+         * itself and would keep the server from binding: drop it at once. */
+        if (connected && getsockname(s, (struct sockaddr *)&self, &slen) == 0 &&
+            self.sin_port == sin.sin_port)
+            connected = 0;
+        if (connected) {
             static const char req[] = "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
             char buf[256];
             ssize_t k = 0;

@@ -427,7 +427,10 @@ startup() {
     for run in $(seq "$RUNS"); do
         local port line
         for _ in $(seq 20); do
-            port=$((40000 + RANDOM % 20000))
+            # Below the ephemeral range (32768 and up here): loadgen's own
+            # connect attempts while the server starts could otherwise take
+            # the port (a socket connected to itself) before the server binds.
+            port=$((20000 + RANDOM % 12000))
             (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
         done
         line=$("$LOADGEN" -p "$port" -S -- "$SERVER" --host 127.0.0.1 --port "$port" \
