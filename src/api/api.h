@@ -42,8 +42,6 @@ void api_error(struct api_req *a, int status, const char *param, const char *cod
 /* Streamed replies (SSE): start, writes, end. */
 void api_stream_start(struct api_req *a);
 int api_stream_write(struct api_req *a, const char *data, size_t len);
-/* Sends what is queued now (see http_req_flush). */
-void api_stream_flush(struct api_req *a);
 void api_stream_end(struct api_req *a);
 size_t api_pending(const struct api_req *a);
 int api_connected(const struct api_req *a);

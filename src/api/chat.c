@@ -83,7 +83,6 @@ struct chat_job {
     /* metrics */
     struct timespec call_t0;      /* the stream call was started */
     int first_text;               /* time to first token observed */
-    int flushed_first;            /* the first token was sent at once */
 };
 
 static void job_maybe_free(struct chat_job *j);
@@ -323,12 +322,8 @@ static void relay(struct chat_job *j)
     if (j->stream) {
         start_client_stream(j);
         struct openai_meta m = job_meta(j);
-        if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0 && client_write(j) == 0 &&
-            !j->flushed_first) {
-            /* The first token goes out before the rest of its batch. */
-            j->flushed_first = 1;
-            api_stream_flush(j->a);
-        }
+        if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
+            client_write(j);
     } else {
         /* render caps the answer at max_answer, and these caps are larger. */
         if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0)

@@ -136,11 +136,6 @@ int api_stream_write(struct api_req *a, const char *data, size_t len)
     return 0;
 }
 
-void api_stream_flush(struct api_req *a)
-{
-    http_req_flush(a->req);
-}
-
 void api_stream_end(struct api_req *a)
 {
     a->client_gone = !http_req_connected(a->req);

@@ -1238,18 +1238,6 @@ void http_req_end(struct http_req *r)
     req_finish(r);
 }
 
-void http_req_flush(struct http_req *r)
-{
-    if (!r || !r->conn || r->above || r->conn->state != CS_HANDLER)
-        return;
-    struct evbuffer *out = conn_out(r->conn);
-    /* Only a short queue: a long one is backpressure's business, and its
-     * drain callback comes from the bufferevent's own writes. Errors are
-     * left for the bufferevent to meet and report. */
-    if (evbuffer_get_length(out) > 0 && evbuffer_get_length(out) <= r->low_water)
-        (void)evbuffer_write(out, bufferevent_getfd(r->conn->bev));
-}
-
 size_t http_req_pending(const struct http_req *r)
 {
     return r && r->conn ? evbuffer_get_length(conn_out(r->conn)) : 0;

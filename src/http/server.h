@@ -75,10 +75,6 @@ void http_req_start(struct http_req *r, int status, const char *content_type);
 /* Queues bytes (copied). Returns 0, or -1 when the client is gone. */
 int http_req_write(struct http_req *r, const char *data, size_t len);
 void http_req_end(struct http_req *r);
-/* Sends what is queued now rather than on the loop's next turn (for the
- * first token of a stream, which should not wait for the rest of its
- * batch). Does nothing while the client is slow. */
-void http_req_flush(struct http_req *r);
 /* Bytes queued for the client and not yet sent. */
 size_t http_req_pending(const struct http_req *r);
 
