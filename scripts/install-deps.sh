@@ -6,9 +6,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-build_pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev ca-certificates"
-runtime_pkgs="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libcurl4 libjansson4 libssl3 libsqlite3-0 ca-certificates"
-test_pkgs="nodejs npm curl"
+build_pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev libhiredis-dev ca-certificates"
+runtime_pkgs="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7 libcurl4 libjansson4 libssl3 libsqlite3-0 libhiredis0.14 ca-certificates"
+test_pkgs="nodejs npm curl redis-server chromium"
 bench_pkgs="wrk curl"
 extra_pkgs="clang libclang-rt-14-dev valgrind cppcheck"
 
