@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "net/curl_loop.h"
+#include "util/strlist.h"
 #include "util/xalloc.h"
 
 struct app app;
@@ -50,11 +51,7 @@ static void raise_nofile(void)
 static void load_configured_accounts(void)
 {
     char **tokens;
-    size_t len = strlen(cfg.refresh_tokens) + 8;
-    char *list = xmalloc(len);
-    snprintf(list, len, "Bearer %s", cfg.refresh_tokens);
-    size_t n = api_bearer_tokens(list, &tokens);
-    free(list);
+    size_t n = strlist_split(cfg.refresh_tokens, &tokens);
     app.configured = n ? xcalloc(n, sizeof(*app.configured)) : NULL;
     for (size_t i = 0; i < n; i++) {
         struct account *a = accounts_get(app.accounts, tokens[i], 1);
@@ -64,7 +61,7 @@ static void load_configured_accounts(void)
         if (k == app.nconfigured)
             app.configured[app.nconfigured++] = a;
     }
-    api_tokens_free(tokens, n);
+    strlist_free(tokens, n);
     if (app.nconfigured)
         LOG(LOG_INFO, "%zu server-side account%s configured", app.nconfigured,
             app.nconfigured == 1 ? "" : "s");

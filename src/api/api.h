@@ -1,53 +1,12 @@
-/* What every endpoint gets: one request context with its id, timing and the
- * access-log fields, and the ways to answer (each ends the request, writes
- * the access-log line and frees the context). */
+/* The endpoints: the router's handler and the list of handlers it calls. The
+ * request context and the ways to answer are in api/req.h (included). */
 #ifndef GLM_API_H
 #define GLM_API_H
 
-#include <stddef.h>
-#include <time.h>
+#include "api/req.h"
 
-struct http_req;
-
-struct api_req {
-    struct http_req *req;
-    char rid[48];             /* request id: the client's X-Request-Id if sane, else ours */
-    struct timespec t0;
-    char method[12];          /* copied: the request is gone when the log line is written */
-    char path[160];
-    char model[80];           /* for the access log */
-    int client_gone;
-    int stream;
-    int status;
-    size_t bytes_out;
-    void (*on_close)(struct api_req *a, void *arg); /* the client left */
-    void (*on_drain)(struct api_req *a, void *arg); /* output fell below the low mark */
-    void *cb_arg;
-};
-
-/* Output above this many bytes pending: pause the upstream. */
-#define API_OUT_HIGH (256 * 1024)
-#define API_OUT_LOW (64 * 1024)
-
-/* The handler of the HTTP server: routing, CORS, request ids. */
+/* The handler of the HTTP server: routing, CORS, request ids (api/router.c). */
 void api_dispatch(struct http_req *req, void *arg);
-
-void api_reply(struct api_req *a, int status, const char *content_type, const char *body,
-               size_t len);
-void api_reply_json(struct api_req *a, int status, const char *json);
-/* An OpenAI error body; param and code may be NULL. */
-void api_error(struct api_req *a, int status, const char *param, const char *code,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-/* Streamed replies (SSE): start, writes, end. */
-void api_stream_start(struct api_req *a);
-int api_stream_write(struct api_req *a, const char *data, size_t len);
-void api_stream_end(struct api_req *a);
-size_t api_pending(const struct api_req *a);
-int api_connected(const struct api_req *a);
-/* Registers on_close / on_drain for this request. */
-void api_watch(struct api_req *a, void (*on_close)(struct api_req *, void *),
-               void (*on_drain)(struct api_req *, void *), void *arg);
 
 /* Endpoints. */
 void chat_handle(struct api_req *a);
@@ -59,12 +18,6 @@ void token_check_handle(struct api_req *a);
 void accounts_handle(struct api_req *a);
 void metrics_handle(struct api_req *a);
 
-/* Splits "Bearer t1,t2" into tokens; returns the count (0 when absent). The
- * strings are new; free with api_tokens_free. */
-size_t api_bearer_tokens(const char *authorization, char ***out);
-void api_tokens_free(char **tokens, size_t n);
-/* 0 when authorization carries one of cfg.api_keys (constant-time compare). */
-int api_key_check(const char *authorization);
 struct account;
 int chat_accounts(struct api_req *a, struct account ***out, size_t *n);
 
