@@ -17,10 +17,13 @@ mkdir -p "$O/crashes" "$O/logs"
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC is missing (scripts/install-deps.sh --ci)"; exit 1; }
 
-ORDER="sse render request prompt base64 config openai http"
-# The multipart upload builder's inputs (data URLs, types, names, the
-# attachment list) join when that module exists.
-[ -f src/glm/upload.c ] && [ -f fuzz/fuzz_upload.c ] && ORDER="$ORDER upload"
+# Every fuzz/fuzz_NAME.c is a target: the long-standing ones first, then the
+# rest by name, so a new target needs no edit here.
+ORDER="sse render request prompt base64 config openai http upload"
+for f in fuzz/fuzz_*.c; do
+    t=$(basename "$f" .c); t=${t#fuzz_}
+    case " $ORDER " in *" $t "*) ;; *) ORDER="$ORDER $t" ;; esac
+done
 targets=${*:-$ORDER}
 
 # The library: every module, instrumented for coverage and sanitizers, built
