@@ -94,6 +94,14 @@ make_seeds() {
         printf 'GET /a HTTP/1.1\r\n\r\nPOST /s HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' | seed_file "$d" pipelined
         printf 'POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc' | seed_file "$d" expect
         printf 'OPTIONS * HTTP/1.1\r\nHost: x\r\nX-Long: %s\r\n\r\n' "$(head -c 3000 /dev/zero | tr '\0' a)" | seed_file "$d" long-header ;;
+    http_parse)
+        # The http seeds as heads (byte 0 even: head mode, 4,000-byte body cap), and a chunk-size line.
+        local tmp
+        tmp=$(mktemp -d)
+        make_seeds http "$tmp"
+        for f in "$tmp"/*; do { printf '\x08'; cat "$f"; } | seed_file "$d" "$(basename "$f")"; done
+        printf '\x015;ext=1\r\n' | seed_file "$d" chunk-size
+        rm -rf "$tmp" ;;
     openai)
         for f in tests/fixtures/chat-plain.sse tests/fixtures/chat-think.sse; do head -c 2000 "$f" | seed_file "$d" "$(basename "$f")"; done
         printf 'a\xff\xfe\xc3(\xe2\x82\x00"\\\x01z' | seed_file "$d" invalid ;;

@@ -13,6 +13,7 @@
  * is never started from inside http_req_respond()/http_req_end() when those
  * are called from outside the handler; a zero-delay timer does it. */
 #include "http/server.h"
+#include "http/parse.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,24 +61,14 @@ enum conn_timer { CT_NONE, CT_KICK, CT_HEADER, CT_KEEPALIVE, CT_LINGER };
 enum body_mode { BM_NONE, BM_LENGTH, BM_CHUNKED };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
 
-struct http_hdr {
-    const char *name;
-    const char *value;
-};
-
 struct http_req {
     struct conn *conn;  /* NULL once orphaned */
-    char *head;         /* the head, split in place; the strings below point in */
-    const char *method, *path, *query;
-    struct http_hdr *hdrs;
-    size_t nhdrs;
+    char *head;         /* the head, split in place; h's strings point in */
+    struct http_head h; /* method, path, headers, version, keep-alive, framing */
     struct buf body;
     struct buf out_hdrs;
     char peer[INET6_ADDRSTRLEN];
     int loopback;
-    int http10;
-    int is_head;
-    int keep_alive;     /* the client allows another request after this one */
     int started;        /* the head of a streamed reply was written */
     int chunked;        /* the streamed reply uses chunked framing */
     int no_body;        /* HEAD, 1xx, 204, 304: nothing after the head */
@@ -135,56 +126,7 @@ static void conn_free(struct conn *c);
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char *http_reason(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
 
-static int is_tchar(unsigned char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-        return 1;
-    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
 
 static int status_has_no_body(int status)
 {
@@ -299,8 +241,8 @@ static struct http_req *req_new(struct conn *c)
 {
     struct http_req *r = xcalloc(1, sizeof(*r));
     r->conn = c;
-    r->method = r->path = "";
-    r->query = "";
+    r->h.method = r->h.path = "";
+    r->h.query = "";
     buf_init(&r->body, c->srv->o.max_body);
     buf_init(&r->out_hdrs, MAX_OUT_HEADERS);
     memcpy(r->peer, c->peer, sizeof(r->peer));
@@ -318,7 +260,7 @@ static void req_free(struct http_req *r)
             r->nnext->nprev = r->nprev;
     }
     free(r->head);
-    free(r->hdrs);
+    free(r->h.hdrs);
     buf_cleanup(&r->body);
     buf_cleanup(&r->out_hdrs);
     free(r);
@@ -326,9 +268,9 @@ static void req_free(struct http_req *r)
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {
-    for (size_t i = 0; r && i < r->nhdrs; i++) {
-        if (strcasecmp(r->hdrs[i].name, name) == 0)
-            return r->hdrs[i].value;
+    for (size_t i = 0; r && i < r->h.nhdrs; i++) {
+        if (strcasecmp(r->h.hdrs[i].name, name) == 0)
+            return r->h.hdrs[i].value;
     }
     return NULL;
 }
@@ -470,274 +412,40 @@ static void conn_begin_request(struct conn *c)
     conn_timer_start(c, CT_HEADER, c->srv->o.header_timeout_ms);
 }
 
-/* Parses "a, b , c" token lists for one token, case-insensitively. */
-static int token_list_has(const char *list, const char *tok)
-{
-    size_t n = strlen(tok);
-    const char *p = list;
-    while (*p) {
-        p += strspn(p, " \t,");
-        size_t len = strcspn(p, ",");
-        size_t t = len;
-        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-            t--;
-        if (t == n && strncasecmp(p, tok, n) == 0)
-            return 1;
-        p += len;
-    }
-    return 0;
-}
 
-/* Content-Length: 0 ok, -1 invalid, -2 too big for a size_t. A list of equal
- * values ("5, 5") is accepted as one value. */
-static int parse_content_length(const char *v, uint64_t *out, int *have)
-{
-    const char *p = v;
-    for (;;) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        uint64_t n = 0;
-        int big = 0;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (n > (UINT64_MAX - 9) / 10)
-                big = 1;
-            else
-                n = n * 10 + (uint64_t)(*p - '0');
-        }
-        if (big || n > SIZE_MAX)
-            n = UINT64_MAX;
-        if (*have && *out != n)
-            return -1;
-        *out = n;
-        *have = 1;
-        p += strspn(p, " \t");
-        if (!*p)
-            break;
-        if (*p != ',')
-            return -1;
-        p++;
-        p += strspn(p, " \t");
-    }
-    return *out == UINT64_MAX ? -2 : 0;
-}
 
-static int parse_request_line(struct conn *c, struct http_req *r, char *line)
-{
-    static const char *const methods[] = { "GET", "POST", "OPTIONS", "PUT", "DELETE",
-                                           "HEAD", "PATCH" };
-    char *sp1 = strchr(line, ' ');
-    char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2 || sp2 == sp1 + 1 || strchr(sp2 + 1, ' ')) {
-        conn_fail(c, 400, "bad_request", "malformed request line");
-        return -1;
-    }
-    *sp1 = '\0';
-    *sp2 = '\0';
-    char *target = sp1 + 1;
-    const char *version = sp2 + 1;
 
-    for (const char *p = line; *p; p++) {
-        if (!is_tchar((unsigned char)*p)) {
-            conn_fail(c, 400, "bad_request", "malformed request method");
-            return -1;
-        }
-    }
-    if (strcmp(version, "HTTP/1.1") == 0) {
-        r->http10 = 0;
-    } else if (strcmp(version, "HTTP/1.0") == 0) {
-        r->http10 = 1;
-    } else if (strncmp(version, "HTTP/", 5) == 0 && version[5] >= '0' && version[5] <= '9' &&
-               version[6] == '.' && version[7] >= '0' && version[7] <= '9' && !version[8]) {
-        if (version[5] == '1') {
-            r->http10 = 0; /* a later 1.x speaks 1.1 to us */
-        } else {
-            conn_fail(c, 505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported");
-            return -1;
-        }
-    } else {
-        conn_fail(c, 400, "bad_request", "malformed HTTP version in the request line");
-        return -1;
-    }
-    size_t m = 0;
-    while (m < sizeof(methods) / sizeof(methods[0]) && strcmp(line, methods[m]) != 0)
-        m++;
-    if (m == sizeof(methods) / sizeof(methods[0])) {
-        conn_fail(c, 501, "not_implemented", "unsupported request method %.32s", line);
-        return -1;
-    }
-    r->method = line;
-    r->is_head = strcmp(line, "HEAD") == 0;
 
-    for (const unsigned char *p = (const unsigned char *)target; *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f) {
-            conn_fail(c, 400, "bad_request", "malformed request target");
-            return -1;
-        }
-    }
-    char *path = NULL;
-    if (target[0] == '/') {
-        path = target;
-    } else if (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0) {
-        /* absolute-form: keep what follows the authority */
-        char *p = strstr(target, "//") + 2;
-        p += strcspn(p, "/?");
-        if (*p == '/') {
-            path = p;
-        } else {
-            r->path = "/";
-            if (*p == '?')
-                r->query = p + 1;
-            return 0;
-        }
-    } else if (strcmp(target, "*") == 0 && strcmp(r->method, "OPTIONS") == 0) {
-        path = target;
-    } else {
-        conn_fail(c, 400, "bad_request", "malformed request target");
-        return -1;
-    }
-    char *q = strchr(path, '?');
-    if (q) {
-        *q = '\0';
-        r->query = q + 1;
-    }
-    r->path = path;
-    return 0;
-}
 
-static int parse_header_line(struct conn *c, struct http_req *r, char *line, size_t *cap)
-{
-    if (*line == ' ' || *line == '\t') {
-        conn_fail(c, 400, "bad_request", "obsolete header line folding is not supported");
-        return -1;
-    }
-    char *colon = strchr(line, ':');
-    if (!colon || colon == line) {
-        conn_fail(c, 400, "bad_request", "malformed header line");
-        return -1;
-    }
-    for (const char *p = line; p < colon; p++) {
-        if (!is_tchar((unsigned char)*p)) {
-            conn_fail(c, 400, "bad_request", "invalid header name");
-            return -1;
-        }
-    }
-    *colon = '\0';
-    char *v = colon + 1;
-    v += strspn(v, " \t");
-    size_t vlen = strlen(v);
-    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-        v[--vlen] = '\0';
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
-            conn_fail(c, 400, "bad_request", "invalid character in the value of header %.64s", line);
-            return -1;
-        }
-    }
-    if (r->nhdrs == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        r->hdrs = xrealloc(r->hdrs, *cap * sizeof(*r->hdrs));
-    }
-    r->hdrs[r->nhdrs].name = line;
-    r->hdrs[r->nhdrs].value = v;
-    r->nhdrs++;
-    return 0;
-}
-
-/* Decides framing, keep-alive and Expect from the parsed headers. */
-static int conn_read_semantics(struct conn *c, struct http_req *r)
-{
-    const struct http_server_opts *o = &c->srv->o;
-    int conn_close = 0, conn_keep = 0, n_te = 0, have_cl = 0;
-    const char *te = NULL, *expect = NULL;
-    uint64_t cl = 0;
-    for (size_t i = 0; i < r->nhdrs; i++) {
-        const char *name = r->hdrs[i].name, *v = r->hdrs[i].value;
-        if (strcasecmp(name, "Connection") == 0) {
-            conn_close |= token_list_has(v, "close");
-            conn_keep |= token_list_has(v, "keep-alive");
-        } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-            te = v;
-            n_te++;
-        } else if (strcasecmp(name, "Content-Length") == 0) {
-            int rc = parse_content_length(v, &cl, &have_cl);
-            if (rc == -1) {
-                conn_fail(c, 400, "bad_request", "invalid or conflicting Content-Length");
-                return -1;
-            }
-        } else if (strcasecmp(name, "Expect") == 0) {
-            expect = v;
-        }
-    }
-    r->keep_alive = r->http10 ? conn_keep && !conn_close : !conn_close;
-
-    if (te && have_cl) {
-        conn_fail(c, 400, "bad_request", "both Content-Length and Transfer-Encoding are present");
-        return -1;
-    }
-    if (te && r->http10) {
-        conn_fail(c, 400, "bad_request", "Transfer-Encoding in an HTTP/1.0 request");
-        return -1;
-    }
-    if (te && (n_te > 1 || strcasecmp(te, "chunked") != 0)) {
-        conn_fail(c, 501, "not_implemented", "only the chunked transfer coding is supported");
-        return -1;
-    }
-    if (expect && strcasecmp(expect, "100-continue") != 0) {
-        conn_fail(c, 417, "expectation_failed", "only \"Expect: 100-continue\" is supported");
-        return -1;
-    }
-    if (have_cl && cl > o->max_body) {
-        conn_fail(c, 413, "request_too_large",
-                  "request body is larger than the limit of %zu bytes", o->max_body);
-        return -1;
-    }
-    if (te) {
-        c->bmode = BM_CHUNKED;
-        c->chunk = CH_SIZE;
-    } else if (have_cl && cl > 0) {
-        c->bmode = BM_LENGTH;
-        c->remaining = (size_t)cl;
-    } else {
-        c->bmode = BM_NONE;
-    }
-    if (expect && !r->http10 && c->bmode != BM_NONE)
-        ADD_LIT(conn_out(c), "HTTP/1.1 100 Continue\r\n\r\n");
-    return 0;
-}
-
-/* The head is complete in c->head: parse it into a new request. */
+/* The head is complete in c->head: parse it into a new request, decide its
+ * framing, and say "100 Continue" when the client waits for it. */
 static int conn_parse_head(struct conn *c)
 {
     size_t len = c->head.len;
     struct http_req *r = req_new(c);
     c->req = r;
     r->head = buf_take(&c->head, NULL);
-    if (memchr(r->head, '\0', len)) {
-        conn_fail(c, 400, "bad_request", "NUL byte in the request head");
+    struct http_perr err;
+    if (http_parse_head(r->head, len, c->srv->o.max_body, &r->h, &err) < 0) {
+        conn_fail(c, err.status, err.code, "%s", err.msg);
         return -1;
     }
-    char *line = r->head, *end = r->head + len;
-    size_t cap = 0;
-    int first = 1;
-    while (line < end) {
-        char *lf = memchr(line, '\n', (size_t)(end - line));
-        char *e = lf;
-        if (e > line && e[-1] == '\r')
-            e--;
-        *e = '\0';
-        if (memchr(line, '\r', (size_t)(e - line))) {
-            conn_fail(c, 400, "bad_request", "bare CR in the request head");
-            return -1;
-        }
-        if (e == line)
-            break; /* the empty line that ends the head */
-        int rc = first ? parse_request_line(c, r, line) : parse_header_line(c, r, line, &cap);
-        if (rc < 0)
-            return -1;
-        first = 0;
-        line = lf + 1;
+    switch (r->h.body) {
+    case HTTP_BODY_CHUNKED:
+        c->bmode = BM_CHUNKED;
+        c->chunk = CH_SIZE;
+        break;
+    case HTTP_BODY_LENGTH:
+        c->bmode = BM_LENGTH;
+        c->remaining = (size_t)r->h.content_length;
+        break;
+    case HTTP_BODY_NONE:
+        c->bmode = BM_NONE;
+        break;
     }
-    return conn_read_semantics(c, r);
+    if (r->h.expect_continue && !r->h.http10 && c->bmode != BM_NONE)
+        ADD_LIT(conn_out(c), "HTTP/1.1 100 Continue\r\n\r\n");
+    return 0;
 }
 
 /* 1 head complete, 0 more needed, -1 failed (an error reply is queued). */
@@ -754,7 +462,7 @@ static int conn_read_head(struct conn *c)
             /* Fail fast on what is not HTTP (a TLS hello, a stray protocol). */
             unsigned char ch;
             evbuffer_copyout(in, &ch, 1);
-            if (ch != '\r' && ch != '\n' && !is_tchar(ch)) {
+            if (ch != '\r' && ch != '\n' && !http_is_tchar(ch)) {
                 conn_fail(c, 400, "bad_request", "malformed request line");
                 return -1;
             }
@@ -804,45 +512,6 @@ static void conn_fail_body_size(struct conn *c)
               c->srv->o.max_body);
 }
 
-/* Parses one chunk-size line ("1a;ext=x"). */
-static int parse_chunk_size(const char *p, size_t n, uint64_t *size)
-{
-    uint64_t v = 0;
-    size_t i = 0, digits = 0;
-    for (; i < n; i++, digits++) {
-        char ch = p[i];
-        int d;
-        if (ch >= '0' && ch <= '9')
-            d = ch - '0';
-        else if (ch >= 'a' && ch <= 'f')
-            d = ch - 'a' + 10;
-        else if (ch >= 'A' && ch <= 'F')
-            d = ch - 'A' + 10;
-        else
-            break;
-        if (v > (UINT64_MAX >> 4))
-            v = UINT64_MAX; /* saturate: too big whatever follows */
-        else
-            v = v * 16 + (uint64_t)d;
-    }
-    if (!digits)
-        return -1;
-    while (i < n && (p[i] == ' ' || p[i] == '\t'))
-        i++;
-    if (i < n && p[i] == ';') {
-        /* extensions are ignored, but must not hide control bytes */
-        for (i++; i < n && p[i] != '\r' && p[i] != '\n'; i++) {
-            if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
-                return -1;
-        }
-    }
-    if (i < n && p[i] == '\r')
-        i++;
-    if (i != n - 1 || p[i] != '\n')
-        return -1;
-    *size = v;
-    return 0;
-}
 
 /* 1 body complete, 0 more needed, -1 failed (an error reply is queued). */
 static int conn_read_body(struct conn *c)
@@ -874,7 +543,7 @@ static int conn_read_body(struct conn *c)
             }
             const char *p = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
             uint64_t size = 0;
-            if (!p || parse_chunk_size(p, n, &size) < 0) {
+            if (!p || http_parse_chunk_size(p, n, &size) < 0) {
                 conn_fail(c, 400, "bad_request", "malformed chunk size in the request body");
                 return -1;
             }
@@ -1140,13 +809,13 @@ static void req_write_head(struct http_req *r, int status, const char *ctype, in
     if (!status_has_no_body(status)) {
         if (!streamed)
             evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
-        else if (r->chunked || (r->is_head && !r->http10))
+        else if (r->chunked || (r->h.is_head && !r->h.http10))
             ADD_LIT(out, "Transfer-Encoding: chunked\r\n");
     }
     if (r->out_hdrs.len)
         evbuffer_add(out, r->out_hdrs.data, r->out_hdrs.len);
     buf_cleanup(&r->out_hdrs);
-    if (r->keep_alive)
+    if (r->h.keep_alive)
         ADD_LIT(out, "Connection: keep-alive\r\n\r\n");
     else
         ADD_LIT(out, "Connection: close\r\n\r\n");
@@ -1155,7 +824,7 @@ static void req_write_head(struct http_req *r, int status, const char *ctype, in
 static void req_finish(struct http_req *r)
 {
     struct conn *c = r->conn;
-    int keep = r->keep_alive;
+    int keep = r->h.keep_alive;
     req_free(r);
     conn_request_done(c, keep);
 }
@@ -1172,7 +841,7 @@ void http_req_respond(struct http_req *r, int status, const char *content_type,
     }
     if (r->conn) {
         req_write_head(r, status, content_type, 0, len);
-        if (len && !r->is_head && !status_has_no_body(status))
+        if (len && !r->h.is_head && !status_has_no_body(status))
             evbuffer_add(conn_out(r->conn), body, len);
     }
     req_finish(r);
@@ -1183,11 +852,11 @@ void http_req_start(struct http_req *r, int status, const char *content_type)
     if (!r || r->started)
         return;
     r->started = 1;
-    r->no_body = r->is_head || status_has_no_body(status);
-    r->chunked = !r->http10 && !r->no_body;
+    r->no_body = r->h.is_head || status_has_no_body(status);
+    r->chunked = !r->h.http10 && !r->no_body;
     /* HTTP/1.0 has no chunking: the end of the reply is the close. */
-    if (r->http10 && !r->no_body)
-        r->keep_alive = 0;
+    if (r->h.http10 && !r->no_body)
+        r->h.keep_alive = 0;
     if (r->conn)
         req_write_head(r, status, content_type, 1, 0);
 }
@@ -1274,9 +943,9 @@ void http_req_add_header(struct http_req *r, const char *name, const char *value
 
 /* ---- accessors ------------------------------------------------------------ */
 
-const char *http_req_method(const struct http_req *r) { return r->method; }
-const char *http_req_path(const struct http_req *r) { return r->path; }
-const char *http_req_query(const struct http_req *r) { return r->query; }
+const char *http_req_method(const struct http_req *r) { return r->h.method; }
+const char *http_req_path(const struct http_req *r) { return r->h.path; }
+const char *http_req_query(const struct http_req *r) { return r->h.query; }
 const char *http_req_peer(const struct http_req *r) { return r->peer; }
 int http_req_peer_is_loopback(const struct http_req *r) { return r->loopback; }
 int http_req_connected(const struct http_req *r) { return r && r->conn != NULL; }
