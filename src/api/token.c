@@ -22,7 +22,9 @@ struct token_check {
     struct session_wait *wait;
 };
 
-static void check_reply(struct token_check *t, int live, const char *reason)
+/* {"live","reason","guest"}: guest is true for a visitor's token (live, but
+ * not a login). */
+static void check_reply(struct token_check *t, int live, const char *reason, int guest)
 {
     struct buf b;
     buf_init(&b, 4096);
@@ -30,7 +32,7 @@ static void check_reply(struct token_check *t, int live, const char *reason)
     if (rc == 0)
         rc = json_append_string(&b, reason, strlen(reason));
     if (rc == 0)
-        rc = buf_putc(&b, '}');
+        rc = buf_puts(&b, guest ? ",\"guest\":true}" : ",\"guest\":false}");
     api_reply(t->a, 200, "application/json; charset=utf-8", buf_cstr(&b), b.len);
     buf_cleanup(&b);
 }
@@ -57,13 +59,18 @@ static void on_checked(void *arg, enum session_result res, const char *access, c
     case SESSION_OK:
         if (acc)
             accounts_note(app.accounts, acc, ACCOUNT_DONE, "token check: live");
-        check_reply(t, 1, "the refresh token is valid");
+        if (session_is_guest(app.sessions, t->token))
+            check_reply(t, 1, "the refresh token is a guest's (a visitor of chatglm.cn, not a "
+                              "login): it works with a small quota; log in and copy the "
+                              "chatglm_refresh_token of your account", 1);
+        else
+            check_reply(t, 1, "the refresh token is valid", 0);
         break;
     case SESSION_REJECTED:
         if (acc)
             accounts_note(app.accounts, acc, ACCOUNT_REJECTED, "token check: rejected");
         check_reply(t, 0, "chatglm.cn rejected the refresh token: it is invalid or expired; log "
-                          "in again and copy a new chatglm_refresh_token");
+                          "in again and copy a new chatglm_refresh_token", 0);
         break;
     case SESSION_TIMEOUT:
     case SESSION_FAILED:

@@ -34,6 +34,7 @@ struct session_entry {
     long long expires;     /* wall-clock seconds; 0 = no token */
     struct upcall *call;
     int tried_original;    /* after the rotated token was refused */
+    int guest;             /* the last refresh answer said "is_guest":true */
     struct session_wait *waiters;
     unsigned long long used;   /* last use, for forgetting old entries */
     struct strmap_node by_original;
@@ -225,6 +226,12 @@ void session_invalidate(struct session_mgr *m, const char *refresh_token,
     }
 }
 
+int session_is_guest(struct session_mgr *m, const char *refresh_token)
+{
+    struct strmap_node *n = strmap_get(&m->index, refresh_token);
+    return n && STRMAP_ENTRY(n, struct session_entry, by_original)->guest;
+}
+
 unsigned long session_refreshes(const struct session_mgr *m)
 {
     return m->refreshes;
@@ -289,6 +296,7 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
     }
     free(e->access);
     e->access = xstrdup(json_string_value(at));
+    e->guest = json_is_true(json_object_get(result, "is_guest"));
     long long now = time(NULL), exp;
     if (session_jwt_exp(e->access, &exp) == 0 && exp > now + 120)
         e->expires = exp - 60 > now + 600 ? exp - 300 : exp - 60;

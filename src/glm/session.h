@@ -41,6 +41,10 @@ struct session_wait *session_check(struct session_mgr *m, const char *refresh_to
 void session_invalidate(struct session_mgr *m, const char *refresh_token,
                         const char *access_token);
 
+/* 1 when the last refresh of refresh_token said it is a guest's (a visitor's
+ * token, not a login: spec 12, "Guests"). */
+int session_is_guest(struct session_mgr *m, const char *refresh_token);
+
 /* Refresh calls made so far (for tests and metrics). */
 unsigned long session_refreshes(const struct session_mgr *m);
 

@@ -42,7 +42,7 @@ static void handle_tokens(struct mock *m, struct evhttp_request *req)
     if (!token || !state || mock_state_set_token(m->state, token, state, uid) < 0)
         reply_error(req, 400,
                     "expected {\"token\":\"<non-empty>\",\"state\":\"ok|dead|busy|flaky|"
-                    "refresh-html|refresh-empty|refresh-badjson|refresh-500\"}");
+                    "refresh-html|refresh-empty|refresh-badjson|refresh-500|guest\"}");
     else
         mock_reply_json(req, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "uid", uid, "state",
                                             state));

@@ -18,11 +18,13 @@ enum acct_state {
     ACCT_OK, ACCT_DEAD, ACCT_BUSY, ACCT_FLAKY,
     /* every refresh answers one fault (see enum mock_refresh) */
     ACCT_REFRESH_HTML, ACCT_REFRESH_EMPTY, ACCT_REFRESH_BADJSON, ACCT_REFRESH_500,
+    ACCT_GUEST, /* refreshes succeed with "is_guest":true (a visitor's token) */
     ACCT_STATES
 };
 
 static const char *const acct_state_names[ACCT_STATES] = {
     "ok", "dead", "busy", "flaky", "refresh-html", "refresh-empty", "refresh-badjson", "refresh-500",
+    "guest",
 };
 
 struct account {
@@ -293,6 +295,7 @@ enum mock_refresh mock_state_refresh(struct mock_state *s, const char *token, in
         return MOCK_REFRESH_FULL;
 
     memcpy(out->uid, a->uid, 25);
+    out->guest = a->state == ACCT_GUEST;
     out->access_token = make_jwt(a->uid, "access", s->settings.access_ttl);
     struct atoken *at = xcalloc(1, sizeof(*at));
     at->acct = a;

@@ -38,6 +38,7 @@ struct mock_refresh_out {
     char uid[25];
     char *access_token;   /* new strings owned by the caller */
     char *refresh_token;  /* NULL unless rotated */
+    int guest;            /* the account is marked "guest" */
 };
 
 struct mock_state *mock_state_new(void);
@@ -60,7 +61,7 @@ json_t *mock_state_settings_json(const struct mock_state *s);
 enum mock_refresh mock_state_refresh(struct mock_state *s, const char *token, int rotate,
                                      struct mock_refresh_out *out);
 /* Sets the state ("ok", "dead", "busy", "flaky", "refresh-html",
- * "refresh-empty", "refresh-badjson", "refresh-500") of the account that owns
+ * "refresh-empty", "refresh-badjson", "refresh-500", "guest") of the account that owns
  * token, creating it when the token is new, and gives its uid. -1 on an
  * unknown state name or an empty token. */
 int mock_state_set_token(struct mock_state *s, const char *token, const char *state,

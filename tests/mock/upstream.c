@@ -129,7 +129,7 @@ static void handle_refresh(struct mock *m, struct evhttp_request *req, int old)
                             envelope(req, json_pack("{s:s, s:s, s:s, s:b, s:i}", "user_id",
                                                     out.uid, "access_token", out.access_token,
                                                     "refresh_token", out.refresh_token,
-                                                    "is_guest", 0, "mode", 1)));
+                                                    "is_guest", out.guest, "mode", 1)));
         break;
     }
 out:
