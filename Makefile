@@ -30,7 +30,10 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS_$(BUILD)) -Isrc -MMD -MP \
 ALL_LDFLAGS = $(LDFLAGS_$(BUILD)) $(LDFLAGS)
 
 SRC      := $(sort $(shell find src -name '*.c'))
-LIB_OBJ  := $(patsubst %.c,$(O)/%.o,$(filter-out src/main.c,$(SRC)))
+# The web page (web/) is compiled in: scripts/embed-web.sh makes it a C file.
+WEB_FILES := web/index.html web/app.css web/app.js
+WEB_OBJ  := $(O)/gen/web_assets.o
+LIB_OBJ  := $(patsubst %.c,$(O)/%.o,$(filter-out src/main.c,$(SRC))) $(WEB_OBJ)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/test_*.c))
 MOCK_OBJ := $(patsubst %.c,$(O)/%.o,$(wildcard tests/mock/*.c))
 MOCK_BIN := $(O)/tests/mock-chatglm
@@ -50,6 +53,15 @@ $(O)/libglm.a: $(LIB_OBJ)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web.sh
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)./scripts/embed-web.sh $(WEB_FILES) >$@.tmp && mv $@.tmp $@
+
+$(WEB_OBJ): $(O)/gen/web_assets.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -14,6 +14,8 @@ void images_handle(struct api_req *a);
 void models_handle(struct api_req *a);
 void ping_handle(struct api_req *a);
 void welcome_handle(struct api_req *a);
+void web_page_handle(struct api_req *a);  /* api/web.c: the page for browsers, else welcome */
+void web_asset_handle(struct api_req *a); /* its style sheet and script */
 void token_check_handle(struct api_req *a);
 void accounts_handle(struct api_req *a);
 void metrics_handle(struct api_req *a);

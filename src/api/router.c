@@ -23,7 +23,9 @@ static const struct route routes[] = {
     { "GET", "/v1/accounts", accounts_handle },
     { "GET", "/metrics", metrics_handle },
     { "GET", "/ping", ping_handle },
-    { "GET", "/", welcome_handle },
+    { "GET", "/", web_page_handle },
+    { "GET", "/web/app.css", web_asset_handle },
+    { "GET", "/web/app.js", web_asset_handle },
 };
 
 static const char known_routes[] =
