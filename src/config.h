@@ -45,8 +45,9 @@ struct config {
     char *app_version;
     char *exp_groups;
     char *accept_language;
-    char *models;            /* extra models: name=assistant_id[:chat_mode],... */
+    char *models;            /* extra models: name=assistant_id[:chat_mode[:selected_model[:effort]]],... */
     char *upstream_profile;  /* auto | v1 | v2 */
+    char *upstream_era;      /* 2026 | 2025 */
     long connect_timeout;    /* s */
     long refresh_timeout;    /* s for a refresh or delete call */
     long idle_timeout;       /* s of upstream silence before giving up */

@@ -783,7 +783,8 @@ void chat_handle(struct api_req *a)
     if (json_is_string(conv) && prompt_conversation_id_valid(json_string_value(conv)))
         j->given_conv = xstrdup(json_string_value(conv));
 
-    if (models_resolve(model_name, cfg.default_assistant, cfg.models, &j->route) < 0) {
+    if (models_resolve(model_name, cfg.default_assistant, cfg.models,
+                       models_era_of(cfg.upstream_era), &j->route) < 0) {
         json_decref(root);
         client_error(j, 500, NULL, "the configured model table is malformed");
         job_maybe_free(j);

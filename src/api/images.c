@@ -581,7 +581,8 @@ void images_handle(struct api_req *a)
     /* An agent id (or a name of the model table) draws with that assistant;
      * any other name with the drawing assistant. */
     struct model_route route;
-    if (models_resolve(model_name, cfg.default_assistant, cfg.models, &route) == 0 &&
+    if (models_resolve(model_name, cfg.default_assistant, cfg.models,
+                       models_era_of(cfg.upstream_era), &route) == 0 &&
         strcmp(route.assistant_id, cfg.default_assistant) != 0) {
         snprintf(j->assistant, sizeof(j->assistant), "%s", route.assistant_id);
         j->agent = route.agent;

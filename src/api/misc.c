@@ -17,7 +17,7 @@ void models_handle(struct api_req *a)
 {
     struct buf b;
     buf_init(&b, 1 << 20);
-    if (models_list_json(&b, cfg.models, app.started) < 0) {
+    if (models_list_json(&b, cfg.models, models_era_of(cfg.upstream_era), app.started) < 0) {
         buf_cleanup(&b);
         api_error(a, 500, NULL, NULL, "the model list does not fit its buffer");
         return;

@@ -12,7 +12,7 @@ static struct model_route route(const char *model, const char *table)
 {
     struct model_route r;
     memset(&r, 0x5a, sizeof(r));
-    CHECK_INT(models_resolve(model, DEF, table, &r), 0);
+    CHECK_INT(models_resolve(model, DEF, table, MODELS_ERA_2025, &r), 0);
     return r;
 }
 
@@ -158,7 +158,7 @@ static void check_bad(const char *table, const char *reason_part)
         printf("# table \"%s\": reason \"%s\" lacks \"%s\"\n", table, err, reason_part);
     CHECK(strstr(err, reason_part) != NULL);
     struct model_route r;
-    CHECK_INT(models_resolve("glm-4", DEF, table, &r), -1);
+    CHECK_INT(models_resolve("glm-4", DEF, table, MODELS_ERA_2025, &r), -1);
 }
 
 TEST(malformed_tables_are_rejected_with_a_reason)
@@ -192,7 +192,7 @@ TEST(table_check_tolerates_a_null_or_tiny_error_buffer)
 static json_t *list_ids(const char *table, struct buf *b)
 {
     buf_reset(b);
-    CHECK_INT(models_list_json(b, table, 1700000000), 0);
+    CHECK_INT(models_list_json(b, table, MODELS_ERA_2025, 1700000000), 0);
     json_t *o = json_loads(buf_cstr(b), 0, NULL);
     CHECK(o != NULL);
     CHECK_STR(json_string_value(json_object_get(o, "object")), "list");
@@ -282,8 +282,138 @@ TEST(list_fails_cleanly_at_the_buffer_cap)
     struct buf b;
     buf_init(&b, 100);
     CHECK_INT(buf_puts(&b, "x"), 0);
-    CHECK_INT(models_list_json(&b, NULL, 1), -1);
+    CHECK_INT(models_list_json(&b, NULL, MODELS_ERA_2025, 1), -1);
     CHECK_STR(buf_cstr(&b), "x");
+    buf_cleanup(&b);
+}
+
+static struct model_route route26(const char *model, const char *table)
+{
+    struct model_route r;
+    memset(&r, 0x5a, sizeof(r));
+    CHECK_INT(models_resolve(model, DEF, table, MODELS_ERA_2026, &r), 0);
+    return r;
+}
+
+static const char *eff(const struct model_route *r)
+{
+    return r->reasoning_effort ? r->reasoning_effort : "(null)";
+}
+
+TEST(today_s_names_choose_the_selected_model_and_the_reasoning_tier)
+{
+    static const struct {
+        const char *name, *model, *mode, *effort;
+        int silent;
+    } cases[] = {
+        { "glm-5.3", "glm-5.3", "", "low", 0 },
+        { "glm-5.3-thinking", "glm-5.3", "thinking", "high", 0 },
+        { "glm-5.3-deep-thinking", "glm-5.3", "deep_thinking", "max", 0 },
+        { "glm-5.3-deepresearch", "glm-5.3", "deep_research", "(null)", 0 },
+        { "glm-5.3-silent", "glm-5.3", "", "low", 1 },
+        { "glm-5.3-thinking-silent", "glm-5.3", "thinking", "high", 1 },
+        { "glm-5.3-flash", "glm-5.3-flash", "", "low", 0 },
+        { "glm-5.3-flash-thinking", "glm-5.3-flash", "thinking", "high", 0 },
+        { "glm-5.3-flash-deep-thinking", "glm-5.3-flash", "deep_thinking", "max", 0 },
+        /* the old names are aliases of today's */
+        { "glm-4", "glm-5.3", "", "low", 0 },
+        { "glm-4-plus", "glm-5.3", "", "low", 0 },
+        { "glm-4-think", "glm-5.3", "thinking", "high", 0 },
+        { "glm-4-zero", "glm-5.3", "thinking", "high", 0 },
+        { "glm-4-deepresearch", "glm-5.3", "deep_research", "(null)", 0 },
+        { "glm-4-flash", "glm-5.3-flash", "", "low", 0 },
+        { "glm-4-air-think", "glm-5.3-flash", "thinking", "high", 0 },
+        { "glm-3-turbo", "glm-5.3-flash", "", "low", 0 },
+        { "glm-z1", "glm-5.3", "", "low", 0 },
+        { "gpt-4o", "glm-5.3", "", "low", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct model_route r = route26(cases[i].name, NULL);
+        CHECK_STR(r.assistant_id, DEF);
+        CHECK_STR(r.selected_model, cases[i].model);
+        CHECK_STR(mode_str(r.chat_mode), cases[i].mode);
+        CHECK_STR(eff(&r), cases[i].effort);
+        CHECK_INT(r.silent, cases[i].silent);
+    }
+    /* an agent picks its own model */
+    struct model_route r = route26(AGENT, NULL);
+    CHECK_STR(r.selected_model, "");
+    CHECK(r.chat_mode == NULL);
+}
+
+TEST(reasoning_effort_overrides_the_tier_the_name_says)
+{
+    static const struct {
+        const char *effort, *mode, *site_effort;
+    } cases[] = {
+        { "none", "", "low" }, { "minimal", "", "low" }, { "low", "thinking", "high" },
+        { "medium", "thinking", "high" }, { "high", "thinking", "high" },
+        { "xhigh", "deep_thinking", "max" }, { "max", "deep_thinking", "max" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct model_route r = route26("glm-5.3-thinking", NULL);
+        CHECK_INT(models_apply_effort(&r, cases[i].effort, MODELS_ERA_2026), 0);
+        CHECK_STR(mode_str(r.chat_mode), cases[i].mode);
+        CHECK_STR(eff(&r), cases[i].site_effort);
+    }
+    struct model_route r = route26("glm-5.3", NULL);
+    CHECK_INT(models_apply_effort(&r, "extreme", MODELS_ERA_2026), -1);
+    CHECK_INT(models_apply_effort(&r, "", MODELS_ERA_2026), -1);
+    r = route26("glm-5.3-deepresearch", NULL);
+    CHECK_INT(models_apply_effort(&r, "none", MODELS_ERA_2026), 0);
+    CHECK_STR(mode_str(r.chat_mode), "deep_research");
+    r = route("glm-4", NULL);
+    CHECK_INT(models_apply_effort(&r, "high", MODELS_ERA_2025), 0);
+    CHECK_STR(mode_str(r.chat_mode), "zero");
+    CHECK_INT(models_apply_effort(&r, "none", MODELS_ERA_2025), 0);
+    CHECK(r.chat_mode == NULL);
+}
+
+TEST(the_extra_table_may_name_the_selected_model_and_the_effort)
+{
+    const char *table = "mine=" OTHER ":thinking:glm-5.3-flash:max, fast=" OTHER ":fast:glm-4.7, "
+                        "plain=" OTHER;
+    struct model_route r = route26("mine", table);
+    CHECK_STR(r.assistant_id, OTHER);
+    CHECK_STR(r.selected_model, "glm-5.3-flash");
+    CHECK_STR(mode_str(r.chat_mode), "thinking");
+    CHECK_STR(eff(&r), "max");
+    r = route26("fast", table);
+    CHECK_STR(mode_str(r.chat_mode), "");
+    CHECK_STR(r.selected_model, "glm-4.7");
+    CHECK_STR(eff(&r), "low");
+    r = route26("plain", table);
+    CHECK_STR(r.assistant_id, OTHER);
+    char err[200];
+    CHECK_INT(models_table_check("a=" OTHER ":thinking:GLM!", err, sizeof err), -1);
+    CHECK(strstr(err, "selected_model") != NULL);
+    CHECK_INT(models_table_check("a=" OTHER ":thinking:glm-5.3:huge", err, sizeof err), -1);
+    CHECK(strstr(err, "reasoning_effort") != NULL);
+    CHECK_INT(models_table_check("a=" OTHER ":thinking:glm-5.3:high:extra", err, sizeof err), -1);
+}
+
+TEST(the_2026_list_leads_with_today_s_models_and_the_2025_list_leaves_them_out)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    CHECK_INT(models_list_json(&b, NULL, MODELS_ERA_2026, 1), 0);
+    json_t *o = json_loads(buf_cstr(&b), 0, NULL);
+    json_t *data = json_object_get(o, "data");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(data, 0), "id")), "glm-5.3");
+    int seen = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(data, i, m) {
+        const char *id = json_string_value(json_object_get(m, "id"));
+        seen += !strcmp(id, "glm-5.3-thinking") + !strcmp(id, "glm-5.3-deep-thinking") +
+                !strcmp(id, "glm-5.3-flash-thinking") + !strcmp(id, "glm-5.3-deepresearch") +
+                !strcmp(id, "glm-4") + !strcmp(id, "glm-4-think");
+    }
+    CHECK_INT(seen, 6);
+    json_decref(o);
+    json_t *ids = list_ids(NULL, &b);
+    CHECK_INT(has_id(ids, "glm-5.3"), 0);
+    json_decref(ids);
     buf_cleanup(&b);
 }
 
