@@ -1,39 +1,37 @@
-/* The inputs of the multipart upload builder (glm/upload): the attachment
- * list of a request (data URLs decoded and typed there), and the pure helpers
- * behind it on raw bytes: data-URL decoding, type sniffing and resolution,
- * the file name, and the file_upload answer. Byte 0 picks what the rest is. */
+/* The pure inputs of the uploads, on memory (no socket, no loop): the
+ * attachment list of a request (glm/attach: data URLs decoded and typed
+ * there), the file typing behind it on raw bytes (glm/filetype: data-URL
+ * decoding, type sniffing and resolution, the file name), and the
+ * file_upload answer (glm/upload). Byte 0 picks what the rest is. */
 #include <string.h>
 
 #include <jansson.h>
 
-#include "app.h"
 #include "fuzz.h"
+#include "glm/attach.h"
+#include "glm/filetype.h"
 #include "glm/upload.h"
-
-/* The upload runner refers to the process context (main.c); the pure parts
- * fuzzed here never touch it. */
-struct app app;
 
 static void bytes_helpers(const char *s, size_t n)
 {
     char mime[128], out[256], name[256];
     unsigned char *data = NULL;
     size_t len = 0;
-    if (upload_data_url(s, n, mime, sizeof(mime), &data, &len) == 0) {
+    if (filetype_data_url(s, n, mime, sizeof(mime), &data, &len) == 0) {
         FUZZ_ASSERT(strlen(mime) < sizeof(mime));
-        (void)upload_sniff(data, len);
-        if (upload_resolve_type(mime, data, len, "a.bin", out, sizeof(out)) == 0)
-            FUZZ_ASSERT(strlen(out) < sizeof(out) && strlen(upload_ext_for_mime(out)) > 0);
+        (void)filetype_sniff(data, len);
+        if (filetype_resolve(mime, data, len, "a.bin", out, sizeof(out)) == 0)
+            FUZZ_ASSERT(strlen(out) < sizeof(out) && strlen(filetype_ext_for_mime(out)) > 0);
         free(data);
     }
-    (void)upload_sniff((const unsigned char *)s, n);
+    (void)filetype_sniff((const unsigned char *)s, n);
     char *z = strndup(s, n);
-    (void)upload_mime_for_name(z);
-    upload_filename(z, "image/png", name, sizeof(name));
+    (void)filetype_mime_for_name(z);
+    filetype_filename(z, "image/png", name, sizeof(name));
     FUZZ_ASSERT(name[0] && strlen(name) < sizeof(name) && !strchr(name, '/'));
-    upload_filename(z, "", name, 8);
+    filetype_filename(z, "", name, 8);
     FUZZ_ASSERT(strlen(name) < 8);
-    if (upload_resolve_type(z, (const unsigned char *)s, n, z, out, sizeof(out)) == 0)
+    if (filetype_resolve(z, (const unsigned char *)s, n, z, out, sizeof(out)) == 0)
         FUZZ_ASSERT(strlen(out) < sizeof(out));
     free(z);
     json_t *result = NULL;

@@ -102,6 +102,11 @@ make_seeds() {
         for f in "$tmp"/*; do { printf '\x08'; cat "$f"; } | seed_file "$d" "$(basename "$f")"; done
         printf '\x015;ext=1\r\n' | seed_file "$d" chunk-size
         rm -rf "$tmp" ;;
+    guard)
+        printf '\x00files.lan,10.1.0.0/16,127.0.0.1:9000,[::1]:8443,fd00::/8,::ffff:10.0.0.0/104' | seed_file "$d" allow
+        printf '\x01HTTPS://[::1]:8443/x?y=1' | seed_file "$d" url
+        printf '\x02\x50::ffff:127.0.0.1' | seed_file "$d" mapped
+        printf '\x02\x50169.254.169.254' | seed_file "$d" metadata ;;
     openai)
         for f in tests/fixtures/chat-plain.sse tests/fixtures/chat-think.sse; do head -c 2000 "$f" | seed_file "$d" "$(basename "$f")"; done
         printf 'a\xff\xfe\xc3(\xe2\x82\x00"\\\x01z' | seed_file "$d" invalid ;;

@@ -23,7 +23,6 @@ struct app {
     int stopping;                  /* a stop signal arrived */
     unsigned long requests;        /* served so far */
     unsigned active_jobs;          /* chat answers in progress */
-    unsigned background_calls;     /* conversation deletions in flight */
 };
 
 extern struct app app;

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/fetch.h"
 #include "util/xalloc.h"
 
 struct config cfg;
@@ -422,13 +421,6 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
         fprintf(stderr, "glm-free-api: upstream must be an http:// or https:// URL\n");
         return -1;
     }
-    char aerr[256];
-    struct fetch_allow *allow = fetch_allow_parse(cfg.fetch_allow, aerr, sizeof(aerr));
-    if (!allow) {
-        fprintf(stderr, "glm-free-api: fetch-allow: %s\n", aerr);
-        return -1;
-    }
-    fetch_allow_free(allow);
     return 0;
 }
 

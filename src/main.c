@@ -22,6 +22,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "net/curl_loop.h"
+#include "net/guard.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
 
@@ -82,10 +83,11 @@ static void stop_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    if ((app.active_jobs == 0 && app.background_calls == 0) || since_stop() >= cfg.shutdown_grace) {
-        if (app.active_jobs || app.background_calls)
+    unsigned background = glm_conversation_pending();
+    if ((app.active_jobs == 0 && background == 0) || since_stop() >= cfg.shutdown_grace) {
+        if (app.active_jobs || background)
             LOG(LOG_WARN, "grace period over: stopping %u answers and %u background calls",
-                app.active_jobs, app.background_calls);
+                app.active_jobs, background);
         event_base_loopexit(app.base, NULL);
     }
 }
@@ -127,6 +129,13 @@ int main(int argc, char **argv)
         return 0;
     }
     char err[256];
+    struct guard_allow *allow = guard_allow_parse(cfg.fetch_allow, err, sizeof(err));
+    if (!allow) {
+        fprintf(stderr, "glm-free-api: fetch-allow: %s\n", err);
+        config_free();
+        return 2;
+    }
+    guard_allow_free(allow);
     if (models_table_check(cfg.models, err, sizeof(err)) < 0) {
         fprintf(stderr, "glm-free-api: models: %s\n", err);
         config_free();
@@ -170,6 +179,7 @@ int main(int argc, char **argv)
     app.base = event_base_new();
     app.curl = curl_loop_new(app.base);
     app.sessions = session_mgr_new(app.curl, app.store);
+    glm_conversation_init(app.curl);
     app.accounts = accounts_new(app.base, (size_t)cfg.queue_max, cfg.queue_wait * 1000);
     load_configured_accounts();
     struct http_server_opts ho = {

@@ -663,7 +663,7 @@ static void start_attachments(void *arg)
     }
     j->upload_account = j->at.account;
     attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-    j->urun = upload_run_start(j->uploads, j->at.access, j->rid, on_uploaded, j);
+    j->urun = upload_run_start(app.curl, j->uploads, j->at.access, j->rid, on_uploaded, j);
     if (!j->urun) {
         attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the attachment downloads");

@@ -6,10 +6,10 @@
 
 #include <jansson.h>
 
-#include "app.h"
 #include "config.h"
 #include "glm/request.h"
 #include "log.h"
+#include "net/curl_loop.h"
 #include "net/upcall.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -23,6 +23,18 @@ struct delete_call {
 
 /* Calls in flight, so that a forced stop can cancel them. */
 static struct delete_call *calls;
+static unsigned ncalls;
+static struct curl_loop *loop;
+
+void glm_conversation_init(struct curl_loop *l)
+{
+    loop = l;
+}
+
+unsigned glm_conversation_pending(void)
+{
+    return ncalls;
+}
 
 static void unlink_call(struct delete_call *d)
 {
@@ -32,7 +44,7 @@ static void unlink_call(struct delete_call *d)
         calls = d->next;
     if (d->next)
         d->next->prev = d->prev;
-    app.background_calls--;
+    ncalls--;
 }
 
 void glm_conversation_cancel_all(void)
@@ -91,9 +103,9 @@ void glm_conversation_delete(const char *access_token, const char *assistant_id,
         .max_body = 64 * 1024,
     };
     static const struct upcall_cbs cbs = { .on_done = delete_done };
-    d->call = upcall_start(app.curl, &r, &cbs, d);
+    d->call = upcall_start(loop, &r, &cbs, d);
     if (d->call) {
-        app.background_calls++;
+        ncalls++;
         d->next = calls;
         if (calls)
             calls->prev = d;

@@ -6,45 +6,17 @@
  * socket exists, and CURLOPT_PREREQFUNCTION checks again before each request
  * (a connection curl reused never passes the socket callback). Only http and
  * https, for the first URL and every redirect. No proxy (its address would
- * hide the real one), no connection reuse. Forbidden by default: loopback,
- * private (RFC 1918), CGNAT, link-local, unique-local, multicast, broadcast,
- * unspecified, documentation, benchmarking and other reserved blocks, in IPv4
- * and IPv6, IPv4-mapped, NAT64 and 6to4 addresses by their IPv4 part. An
- * allow-list (hosts, addresses, CIDR ranges) lifts the rule for its entries. */
+ * hide the real one), no connection reuse. The rules themselves (what is
+ * forbidden, the allow-list, the URL check) are net/guard.h. */
 #ifndef GLM_FETCH_H
 #define GLM_FETCH_H
 
 #include <stddef.h>
 
-#include <sys/socket.h>
+#include "net/guard.h"
 
 struct curl_loop;
-struct fetch_allow;
 struct fetch;
-
-/* Parses a comma-separated allow-list. Entries: a host name (matches the
- * URL's host exactly, case-insensitively), an IPv4 or IPv6 address, a CIDR
- * range ("10.1.0.0/16", "fd00::/8"). A host or an address may name one port:
- * "files.lan:8080", "127.0.0.1:9000", "[::1]:9000". Spaces around entries are
- * ignored; "" is an empty list. Returns a new list, or NULL with the reason
- * in err. */
-struct fetch_allow *fetch_allow_parse(const char *list, char *err, size_t errlen);
-void fetch_allow_free(struct fetch_allow *a);
-
-/* The guard, pure: NULL when a connection to sa is allowed, else the name of
- * the rule that forbids it ("loopback", "private (RFC 1918)", ...). host and
- * url_port are those of the URL being fetched (for host entries of the
- * allow-list); allow and host may be NULL. */
-const char *fetch_addr_refusal(const struct sockaddr *sa, const struct fetch_allow *allow,
-                               const char *host, int url_port);
-/* The same for an address as text ("10.0.0.1", "::1", "[::ffff:127.0.0.1]")
- * and a port. An unparsable address is refused ("not an IP address"). */
-const char *fetch_ip_refusal(const char *ip, int port, const struct fetch_allow *allow,
-                             const char *host, int url_port);
-
-/* Checks that url is an http or https URL with a host. Copies the host
- * (without IPv6 brackets) to host. Returns 0, or -1 with a reason in err. */
-int fetch_url_check(const char *url, char *host, size_t hostlen, char *err, size_t errlen);
 
 enum fetch_status {
     FETCH_OK,           /* a 2xx answer, body in data */
@@ -61,7 +33,7 @@ struct fetch_opts {
     long connect_timeout;       /* s */
     long timeout;               /* s for the whole download */
     long max_redirects;
-    const struct fetch_allow *allow;  /* borrowed; may be NULL */
+    const struct guard_allow *allow;  /* borrowed; may be NULL */
     const char *rid;            /* names the request in the log; may be NULL */
 };
 

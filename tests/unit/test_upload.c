@@ -1,6 +1,6 @@
-/* glm/upload: data URLs, type sniffing, file names, the file_upload answer,
- * reading the attachments of a request, and whole runs (downloads and
- * multipart uploads) against an HTTP server this test runs on 127.0.0.1. */
+/* glm/upload: the file_upload answer, and whole runs (downloads and multipart
+ * uploads) against an HTTP server this test runs on 127.0.0.1. The pure
+ * halves are test_filetype.c and test_attach.c. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +15,6 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "app.h"
 #include "config.h"
 #include "glm/upload.h"
 #include "net/curl_loop.h"
@@ -23,176 +22,13 @@
 #include "test.h"
 #include "util/crypto.h"
 
-struct app app;
+static struct curl_loop *loop;
 
 /* A 1x1 PNG. */
 static const char PNG_B64[] =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-/* ---- data URLs ---------------------------------------------------------- */
-
-TEST(base64_data_urls_decode_with_their_media_type)
-{
-    char url[512], mime[128];
-    unsigned char *d;
-    size_t n;
-    snprintf(url, sizeof(url), "data:image/png;base64,%s", PNG_B64);
-    CHECK_INT(upload_data_url(url, strlen(url), mime, sizeof(mime), &d, &n), 0);
-    CHECK_STR(mime, "image/png");
-    CHECK_INT(n, 70);
-    CHECK(d && memcmp(d, "\x89PNG", 4) == 0);
-    free(d);
-
-    const char *t = "data:text/plain;charset=utf-8;base64,5L2g5aW9";
-    CHECK_INT(upload_data_url(t, strlen(t), mime, sizeof(mime), &d, &n), 0);
-    CHECK_STR(mime, "text/plain");
-    CHECK_STR((char *)d, "你好");
-    free(d);
-
-    t = "DATA:;base64,aGk=";
-    CHECK_INT(upload_data_url(t, strlen(t), mime, sizeof(mime), &d, &n), 0);
-    CHECK_STR(mime, "");
-    CHECK_STR((char *)d, "hi");
-    free(d);
-
-    /* Lines wrapped by some clients. */
-    t = "data:text/plain;base64,aGVs\r\nbG8g\nd29y bGQ=";
-    CHECK_INT(upload_data_url(t, strlen(t), mime, sizeof(mime), &d, &n), 0);
-    CHECK_STR((char *)d, "hello world");
-    free(d);
-}
-
-TEST(percent_encoded_data_urls_decode)
-{
-    char mime[128];
-    unsigned char *d;
-    size_t n;
-    const char *t = "data:text/csv,a%2Cb%0A1,2";
-    CHECK_INT(upload_data_url(t, strlen(t), mime, sizeof(mime), &d, &n), 0);
-    CHECK_STR(mime, "text/csv");
-    CHECK_STR((char *)d, "a,b\n1,2");
-    CHECK_INT(n, 7);
-    free(d);
-}
-
-TEST(invalid_data_urls_are_rejected)
-{
-    char mime[128];
-    unsigned char *d = (unsigned char *)"x";
-    size_t n = 9;
-    const char *bad[] = {
-        "data:image/png;base64,@@@@", "data:image/png;base64,abcde", "data:image/png;base64",
-        "http://x/y.png", "dat", "data:text/plain;base64,a b c d e",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK_INT(upload_data_url(bad[i], strlen(bad[i]), mime, sizeof(mime), &d, &n), -1);
-        CHECK(d == NULL);
-    }
-}
-
-/* ---- types and names ---------------------------------------------------- */
-
-TEST(leading_bytes_tell_common_types)
-{
-    CHECK_STR(upload_sniff((const unsigned char *)"\x89PNG\r\n\x1a\n....", 12), "image/png");
-    CHECK_STR(upload_sniff((const unsigned char *)"\xff\xd8\xff\xe0xx", 6), "image/jpeg");
-    CHECK_STR(upload_sniff((const unsigned char *)"GIF89a...", 9), "image/gif");
-    CHECK_STR(upload_sniff((const unsigned char *)"RIFF\0\0\0\0WEBPVP8 ", 16), "image/webp");
-    CHECK_STR(upload_sniff((const unsigned char *)"%PDF-1.7\n", 9), "application/pdf");
-    CHECK_STR(upload_sniff((const unsigned char *)"PK\x03\x04\x14\0", 6), "application/zip");
-    CHECK_STR(upload_sniff((const unsigned char *)"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\0", 9),
-              "application/x-ole-storage");
-    const char *text = "# 标题\n正文 text\tok\r\n";
-    CHECK_STR(upload_sniff((const unsigned char *)text, strlen(text)), "text/plain");
-    CHECK(upload_sniff((const unsigned char *)text, strlen(text) + 1) == NULL); /* a NUL */
-    /* A UTF-8 sequence cut by the end of the sample is still text. */
-    CHECK_STR(upload_sniff((const unsigned char *)"abc\xe4\xbd", 5), "text/plain");
-    CHECK(upload_sniff((const unsigned char *)"\x00\x01\x02\xfe\xff", 5) == NULL);
-    CHECK(upload_sniff((const unsigned char *)"ab\xc0\x80", 4) == NULL);
-    CHECK(upload_sniff((const unsigned char *)"", 0) == NULL);
-}
-
-TEST(the_type_comes_from_the_declaration_then_the_bytes_then_the_name)
-{
-    char t[128];
-    const unsigned char png[] = "\x89PNG\r\n\x1a\n0000";
-    const unsigned char zip[] = "PK\x03\x04zzzz";
-    const unsigned char txt[] = "a,b\n1,2\n";
-    const unsigned char bin[] = "\x00\x01\x02\x03\xfe";
-    CHECK_INT(upload_resolve_type("image/jpeg; q=1", png, 12, "x.png", t, sizeof(t)), 0);
-    CHECK_STR(t, "image/jpeg");
-    CHECK_INT(upload_resolve_type("application/octet-stream", png, 12, "blob", t, sizeof(t)), 0);
-    CHECK_STR(t, "image/png");
-    CHECK_INT(upload_resolve_type("", zip, 8, "https://h/r/report.docx?v=2", t, sizeof(t)), 0);
-    CHECK_STR(t, "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
-    CHECK_INT(upload_resolve_type(NULL, zip, 8, "archive", t, sizeof(t)), 0);
-    CHECK_STR(t, "application/zip");
-    CHECK_INT(upload_resolve_type(NULL, txt, 8, "data.csv", t, sizeof(t)), 0);
-    CHECK_STR(t, "text/csv");
-    CHECK_INT(upload_resolve_type(NULL, txt, 8, "notes", t, sizeof(t)), 0);
-    CHECK_STR(t, "text/plain");
-    /* A text file named like a picture is still text. */
-    CHECK_INT(upload_resolve_type(NULL, txt, 8, "fake.png", t, sizeof(t)), 0);
-    CHECK_STR(t, "text/plain");
-    CHECK_INT(upload_resolve_type("application/octet-stream", bin, 5, "x.pdf", t, sizeof(t)), 0);
-    CHECK_STR(t, "application/pdf");
-    CHECK_INT(upload_resolve_type("application/octet-stream", bin, 5, "blob", t, sizeof(t)), -1);
-    CHECK_INT(upload_resolve_type(NULL, bin, 5, "http://example.com", t, sizeof(t)), -1);
-    /* Declarations that would break a multipart header are ignored. */
-    CHECK_INT(upload_resolve_type("image/png\r\nX-Evil: 1", bin, 5, "blob", t, sizeof(t)), -1);
-    CHECK_INT(upload_resolve_type("image/png\"", png, 12, "blob", t, sizeof(t)), 0);
-    CHECK_STR(t, "image/png");
-}
-
-TEST(extensions_and_types_map_both_ways)
-{
-    CHECK_STR(upload_mime_for_name("a/b/C.PDF"), "application/pdf");
-    CHECK_STR(upload_mime_for_name("https://h/x.jpeg#frag"), "image/jpeg");
-    CHECK(upload_mime_for_name("https://example.com") == NULL);
-    CHECK(upload_mime_for_name("https://example.com/") == NULL);
-    CHECK(upload_mime_for_name("noext") == NULL);
-    CHECK(upload_mime_for_name(".bashrc") == NULL);
-    CHECK_STR(upload_ext_for_mime("image/jpeg"), "jpg");
-    CHECK_STR(upload_ext_for_mime("text/plain"), "txt");
-    CHECK_STR(upload_ext_for_mime("IMAGE/PNG"), "png");
-    CHECK_STR(upload_ext_for_mime("application/x-unknown"), "bin");
-}
-
-TEST(file_names_are_safe_and_have_an_extension)
-{
-    char n[256];
-    upload_filename("https://files.example/a/b/report%20final.pdf?x=1#y", "application/pdf", n,
-                    sizeof(n));
-    CHECK_STR(n, "report final.pdf");
-    upload_filename("https://files.example/img", "image/png", n, sizeof(n));
-    CHECK_STR(n, "img.png");
-    upload_filename("https://files.example/%E6%8A%A5%E5%91%8A.docx", "x/y", n, sizeof(n));
-    CHECK_STR(n, "报告.docx");
-    upload_filename("a\"b\r\n;c.txt", "text/plain", n, sizeof(n));
-    CHECK_STR(n, "a_b___c.txt");
-    upload_filename("..\\..\\windows\\evil.exe", "text/plain", n, sizeof(n));
-    CHECK_STR(n, "evil.exe");
-    upload_filename("https://files.example/..%2F..%2Fetc%2Fpasswd", "text/plain", n, sizeof(n));
-    CHECK(strchr(n, '/') == NULL);
-    CHECK(strstr(n, ".txt") != NULL);
-    /* No name at all: 32 random hex digits. */
-    upload_filename(NULL, "image/jpeg", n, sizeof(n));
-    CHECK_INT(strlen(n), 36);
-    CHECK_STR(n + 32, ".jpg");
-    upload_filename("https://files.example/", "application/pdf", n, sizeof(n));
-    CHECK_INT(strlen(n), 36);
-    CHECK_STR(n + 32, ".pdf");
-    upload_filename("...", "text/plain", n, sizeof(n));
-    CHECK_INT(strlen(n), 36);
-    /* Invalid UTF-8 is replaced; long names are cut. */
-    upload_filename("a\xff\xfe.txt", "text/plain", n, sizeof(n));
-    CHECK_STR(n, "a__.txt");
-    char longname[400];
-    memset(longname, 'x', 300);
-    strcpy(longname + 300, ".txt");
-    upload_filename(longname, "text/plain", n, sizeof(n));
-    CHECK(strlen(n) <= 130);
-}
+/* ---- the file_upload answer ------------------------------------------- */
 
 TEST(the_upload_answer_says_image_or_file)
 {
@@ -221,109 +57,18 @@ TEST(the_upload_answer_says_image_or_file)
     CHECK_INT(upload_answer(200, "<html>", 6, &r, &img, err, sizeof(err)), -1);
 }
 
-/* ---- the attachments of a request ------------------------------------- */
+/* ---- whole runs against a loopback server ------------------------------- */
 
-static json_t *msgs(const char *json)
-{
-    json_error_t e;
-    json_t *m = json_loads(json, 0, &e);
-    if (!m)
-        printf("# bad test JSON: %s\n", e.text);
-    return m;
-}
-
-static struct upload_error perr;
-
-/* Parses and returns the list (NULL on error or none); rc in *rc. */
+/* The upload list of a messages array (NULL on error or none); rc in *rc. */
 static struct upload_list *parse(const char *json, size_t max, size_t max_file, int *rc)
 {
-    json_t *m = msgs(json);
+    json_t *m = json_loads(json, 0, NULL);
     struct upload_list *l = NULL;
-    memset(&perr, 0, sizeof(perr));
-    *rc = upload_list_parse(m, max, max_file, &l, &perr);
+    struct upload_error e;
+    *rc = upload_list_parse(m, max, max_file, &l, &e);
     json_decref(m);
     return l;
 }
-
-TEST(only_the_last_message_is_scanned_and_every_form_is_read)
-{
-    char json[2048];
-    snprintf(json, sizeof(json),
-             "[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":"
-             "\"https://old.example/x.png\"}}]},"
-             "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"},"
-             "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://a.example/1.png\",\"detail\":\"low\"}},"
-             "{\"type\":\"image_url\",\"image_url\":\"data:image/png;base64,%s\"},"
-             "{\"type\":\"file\",\"file_url\":{\"url\":\"https://a.example/doc.pdf\"}},"
-             "{\"type\":\"file\",\"file_url\":\"http://a.example/2.txt\"},"
-             "{\"type\":\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,JVBERi0xLjQ=\","
-             "\"filename\":\"r.pdf\"}},"
-             "{\"type\":\"file\",\"file\":{\"file_data\":\"aGVsbG8=\",\"filename\":\"h.txt\"}},"
-             "{\"type\":\"input_audio\",\"input_audio\":{}}]}]",
-             PNG_B64);
-    int rc;
-    struct upload_list *l = parse(json, 10, 1 << 20, &rc);
-    CHECK_INT(rc, 0);
-    CHECK_INT(upload_list_len(l), 6);
-    upload_list_free(l);
-
-    l = parse("[{\"role\":\"user\",\"content\":\"no parts\"}]", 10, 1 << 20, &rc);
-    CHECK_INT(rc, 0);
-    CHECK(l == NULL);
-    l = parse("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}]", 10, 1 << 20, &rc);
-    CHECK_INT(rc, 0);
-    CHECK(l == NULL);
-    upload_list_free(NULL);
-    CHECK_INT(upload_list_len(NULL), 0);
-}
-
-static void expect_error(const char *part, const char *code, const char *in_msg, size_t max,
-                         size_t max_file)
-{
-    char json[2048];
-    snprintf(json, sizeof(json),
-             "[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"user\",\"content\":[{\"type\":"
-             "\"text\",\"text\":\"x\"},%s]}]",
-             part);
-    int rc;
-    struct upload_list *l = parse(json, max, max_file, &rc);
-    CHECK_INT(rc, -1);
-    CHECK(l == NULL);
-    CHECK_INT(perr.status, 400);
-    CHECK_STR(perr.code, code);
-    if (!strstr(perr.message, in_msg))
-        printf("# message \"%s\" lacks \"%s\"\n", perr.message, in_msg);
-    CHECK(strstr(perr.message, in_msg) != NULL);
-    CHECK(strstr(perr.param, "messages[1].content[") == perr.param);
-}
-
-TEST(bad_attachments_are_400s_naming_the_part)
-{
-    expect_error("{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,@@@\"}}",
-                 "invalid_base64", "messages[1].content[1]", 10, 1 << 20);
-    expect_error("{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,\"}}",
-                 "empty_file", "empty", 10, 1 << 20);
-    expect_error("{\"type\":\"file\",\"file_url\":{\"url\":\"data:;base64,AAECAwQF/w==\"}}",
-                 "unknown_file_type", "type", 10, 1 << 20);
-    expect_error("{\"type\":\"file\",\"file_url\":{\"url\":\"data:text/plain;base64,aGVsbG8gd29ybGQ=\"}}",
-                 "file_too_large", "max-file", 10, 5);
-    expect_error("{\"type\":\"file\",\"file_url\":{\"url\":\"file:///etc/passwd\"}}", "invalid_url",
-                 "file:", 10, 1 << 20);
-    expect_error("{\"type\":\"image_url\",\"image_url\":{\"url\":\"gopher://127.0.0.1:70/x\"}}",
-                 "invalid_url", "gopher:", 10, 1 << 20);
-    expect_error("{\"type\":\"image_url\",\"image_url\":{}}", "invalid_attachment", "image_url", 10,
-                 1 << 20);
-    expect_error("{\"type\":\"file\",\"file_url\":5}", "invalid_attachment", "file_url", 10, 1 << 20);
-    expect_error("{\"type\":\"file\",\"file\":{\"file_id\":\"file-abc\"}}", "invalid_attachment",
-                 "file_data", 10, 1 << 20);
-    expect_error("{\"type\":\"file\",\"file\":{\"file_data\":\"!!\"}}", "invalid_base64", "base64",
-                 10, 1 << 20);
-    expect_error("{\"type\":\"file\",\"file_url\":\"https://a/1.txt\"},"
-                 "{\"type\":\"file\",\"file_url\":\"https://a/2.txt\"}",
-                 "too_many_attachments", "max-attachments", 1, 1 << 20);
-}
-
-/* ---- whole runs against a loopback server ------------------------------- */
 
 struct upload_seen {
     char name[64];
@@ -448,8 +193,7 @@ TEST(setup_a_loopback_server_and_the_settings)
     CHECK_INT(config_load(1, argv, &exit_now, &check_only), 0);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     base = event_base_new();
-    app.base = base;
-    app.curl = curl_loop_new(base);
+    loop = curl_loop_new(base);
     http = evhttp_new(base);
     struct evhttp_bound_socket *hs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
     struct sockaddr_in sin;
@@ -496,7 +240,7 @@ static struct run_out run(const char *parts)
     CHECK(l != NULL);
     if (!l)
         return o;
-    struct upload_run *r = upload_run_start(l, "access-token", "rid-1", run_done, &o);
+    struct upload_run *r = upload_run_start(loop, l, "access-token", "rid-1", run_done, &o);
     CHECK(r != NULL);
     CHECK_INT(o.done, 0);
     struct timespec t0, now;
@@ -609,7 +353,7 @@ TEST(one_failure_stops_the_others_and_reports_the_part)
     for (int i = 0; i < 50 && hanging; i++)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     CHECK(hanging == NULL);
-    CHECK_INT(curl_loop_running(app.curl), 0);
+    CHECK_INT(curl_loop_running(loop), 0);
     free(o.files);
     free(o.images);
 
@@ -672,7 +416,7 @@ TEST(a_cancelled_run_calls_nothing)
     struct upload_list *l = parse(json, 10, 1 << 20, &rc);
     struct run_out o;
     memset(&o, 0, sizeof(o));
-    struct upload_run *r = upload_run_start(l, "t", NULL, run_done, &o);
+    struct upload_run *r = upload_run_start(loop, l, "t", NULL, run_done, &o);
     for (int i = 0; i < 5; i++)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     upload_run_cancel(r);
@@ -680,7 +424,7 @@ TEST(a_cancelled_run_calls_nothing)
     for (int i = 0; i < 20; i++)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     CHECK_INT(o.done, 0);
-    CHECK_INT(curl_loop_running(app.curl), 0);
+    CHECK_INT(curl_loop_running(loop), 0);
     upload_list_free(l);
 }
 
@@ -690,7 +434,7 @@ TEST(teardown)
     for (int i = 0; i < 50 && hanging; i++)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     evhttp_free(http);
-    curl_loop_free(app.curl);
+    curl_loop_free(loop);
     event_base_free(base);
     curl_global_cleanup();
     config_free();
