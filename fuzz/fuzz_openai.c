@@ -9,6 +9,7 @@
 #include "fuzz.h"
 #include "stream/openai.h"
 #include "util/buf.h"
+#include "util/jstr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

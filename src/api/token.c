@@ -11,9 +11,9 @@
 #include "glm/accounts.h"
 #include "glm/session.h"
 #include "http/server.h"
-#include "stream/openai.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/jstr.h"
 #include "util/xalloc.h"
 
 struct token_check {

@@ -8,8 +8,8 @@
 #include <event2/event.h>
 
 #include "log.h"
-#include "stream/openai.h"
 #include "util/crypto.h"
+#include "util/jstr.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 

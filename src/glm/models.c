@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "stream/openai.h"
+#include "util/jstr.h"
 
 /* Variants a built-in name is listed with (bit set). */
 enum {

@@ -6,8 +6,8 @@
 
 #include "config.h"
 #include "glm/sign.h"
-#include "stream/openai.h"
 #include "util/crypto.h"
+#include "util/jstr.h"
 #include "util/xalloc.h"
 
 /* One header line: name + ": " + prefix + value. A NULL value gives "Name:",

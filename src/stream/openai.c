@@ -1,115 +1,8 @@
 #include "stream/openai.h"
 
-#include <stdint.h>
 #include <string.h>
 
-/* Decodes one UTF-8 character at s (n > 0 bytes available). Returns the code
- * point and sets *len, or returns -1 with *len = the length of the maximal
- * ill-formed subpart (Unicode's "U+FFFD substitution of maximal subparts",
- * the policy of browsers and Python), so each bad sequence becomes one
- * U+FFFD and the byte that broke it is looked at again. */
-static long utf8_decode(const unsigned char *s, size_t n, size_t *len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t need;
-    long cp;
-    *len = 1;
-    if (c < 0x80)
-        return c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        cp = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;          /* no overlong forms */
-        else if (c == 0xED)
-            hi = 0x9F;          /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        cp = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;          /* nothing above U+10FFFF */
-    } else {
-        return -1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || s[i] < lo || s[i] > hi)
-            return -1;
-        cp = (cp << 6) | (s[i] & 0x3F);
-        *len = i + 1;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return cp;
-}
-
-int json_append_string(struct buf *out, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t start = out->len, run = 0, i = 0;
-    int rc = -1;
-    if (buf_putc(out, '"') < 0)
-        goto out;
-    while (i < n) {
-        unsigned char c = p[i];
-        /* The common case: a run of bytes that go out as they are. */
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        size_t len = 1;
-        long cp = c < 0x80 ? c : utf8_decode(p + i, n - i, &len);
-        if (cp >= 0x80 && cp != 0x2028 && cp != 0x2029) {
-            i += len;
-            continue;
-        }
-        if (buf_append(out, s + run, i - run) < 0)
-            goto out;
-        char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-        size_t elen = 2;
-        switch (cp) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case -1:
-            /* U+FFFD, raw */
-            memcpy(esc, "\xEF\xBF\xBD", 3);
-            elen = 3;
-            break;
-        default:
-            /* Other controls, and U+2028/U+2029, which JavaScript before
-             * ES2019 does not accept raw inside a string literal. */
-            esc[1] = 'u';
-            esc[2] = hex[(cp >> 12) & 15];
-            esc[3] = hex[(cp >> 8) & 15];
-            esc[4] = hex[(cp >> 4) & 15];
-            esc[5] = hex[cp & 15];
-            elen = 6;
-            break;
-        }
-        if (buf_append(out, esc, elen) < 0)
-            goto out;
-        i += len;
-        run = i;
-    }
-    if (buf_append(out, s + run, n - run) < 0 || buf_putc(out, '"') < 0)
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0)
-        buf_truncate(out, start); /* leave out as it was, like a failed append */
-    return rc;
-}
+#include "util/jstr.h"
 
 /* Every writer below appends several pieces; on failure the buffer goes back
  * to where the writer started, so a caller never sees half an event. */
@@ -347,7 +240,7 @@ long usage_estimate(const char *s, size_t n)
             i++;
         } else {
             size_t len;
-            long cp = utf8_decode(p + i, n - i, &len);
+            long cp = jstr_utf8_decode(s + i, n - i, &len);
             /* Refinement: characters outside the BMP that are not CJK (emoji,
              * mostly) are a whole token or more, never half. */
             if (is_cjk(cp) || cp >= 0x10000)

@@ -20,11 +20,6 @@ struct openai_usage {
     long reasoning_tokens;    /* part of completion_tokens */
 };
 
-/* Appends s as a JSON string literal, quotes included. Invalid UTF-8 bytes
- * become U+FFFD; control characters, '"' and '\\' are escaped. Returns 0 or -1
- * (buffer cap). */
-int json_append_string(struct buf *out, const char *s, size_t n);
-
 /* Each of these appends one complete SSE event "data: ...\n\n". 0 or -1. */
 int openai_sse_role(struct buf *out, const struct openai_meta *m);
 /* content and/or reasoning (either may be NULL or empty, not both). */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "stream/collect.h"
-#include "stream/openai.h"
+#include "util/jstr.h"
 #include "util/xalloc.h"
 
 struct responses_writer {
