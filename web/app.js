@@ -34,7 +34,7 @@
       updated: 'Updated {0}; refreshed every few seconds.',
       cAccount: 'Account', cState: 'State', cFlight: 'In flight', cOk: 'Successes', cFail: 'Failures',
       cQuota: 'Quota', cUsed: 'Last used', cMore: 'More', configured: 'configured',
-      ok: 'ok', cooling: 'cooling', dead: 'dead', left: '{0} left', ago: '{0} ago', never: 'never',
+      ok: 'ok', cooling: 'cooling', dead: 'dead', left: '{0} left', recheck: 're-checked in {0}', ago: '{0} ago', never: 'never',
       footer: 'An OpenAI-compatible API for chatglm.cn. Base URL for clients:'
     },
     zh: {
@@ -62,7 +62,7 @@
       updated: '更新于 {0}，每隔几秒自动刷新。',
       cAccount: '账号', cState: '状态', cFlight: '进行中', cOk: '成功', cFail: '失败',
       cQuota: '额度', cUsed: '最近使用', cMore: '其他', configured: '配置文件',
-      ok: '正常', cooling: '冷却中', dead: '已失效', left: '剩余 {0}', ago: '{0}前', never: '从未',
+      ok: '正常', cooling: '冷却中', dead: '已失效', left: '剩余 {0}', recheck: '{0}后重新检查', ago: '{0}前', never: '从未',
       footer: 'chatglm.cn 的 OpenAI 兼容接口。客户端的 Base URL：'
     }
   };
@@ -94,7 +94,7 @@
     return e;
   }
   function duration(s) {
-    s = Math.max(0, Math.round(s));
+    s = Math.max(0, Math.ceil(s));
     if (s < 120) return s + ' s';
     if (s < 7200) return Math.round(s / 60) + ' min';
     return Math.round(s / 3600) + ' h';
@@ -370,14 +370,15 @@
 
   // ---- accounts and figures ----------------------------------------------------
   var lastAccounts = null, pollTimer = 0, samples = [];
-  var KNOWN = { id: 1, state: 1, reason: 1, in_flight: 1, successes: 1, failures: 1, last_used: 1, since: 1, configured: 1 };
+  var KNOWN = { id: 1, state: 1, reason: 1, cause: 1, cooling_left: 1, recheck_in: 1, in_flight: 1, successes: 1,
+    failures: 1, last_used: 1, since: 1, configured: 1 };
   var isQuota = function (k) { return /quota|left_percent|remaining|balance/i.test(k); };
   // Seconds of cooling left, from whichever field the server gives.
   function coolingLeft(a, now) {
     for (var k in a) {
       var v = a[k];
       if (typeof v !== 'number' || isQuota(k)) continue;
-      if (/left|retry_after|cooldown/i.test(k)) return v > 1e6 ? v / 1000 : v;
+      if (/left|retry_after|cooldown/i.test(k)) return v;
       if (/until|_at$|wake/i.test(k) && v > 1e9) return (v > 1e12 ? v / 1000 : v) - now;
     }
     return null;
@@ -401,9 +402,12 @@
     list.forEach(function (a) {
       var st = String(a.state || '?');
       var left = st === 'cooling' ? coolingLeft(a, now) : null;
+      var cause = a.cause && a.cause !== 'new' && a.cause !== st ? a.cause : '';
+      var why = (cause ? cause + (a.reason && a.reason !== st ? ': ' : '') : '') + (a.reason && a.reason !== st ? a.reason : '');
       var stateCell = el('td', null, el('span', { class: 'state ' + st }, T.en[st] ? t(st) : st),
         left !== null && left > 0 ? ' · ' + t('left', duration(left)) : null,
-        a.reason && a.reason !== st ? el('div', { class: 'muted' }, a.reason) : null);
+        st === 'dead' && a.recheck_in > 0 ? ' · ' + t('recheck', duration(a.recheck_in)) : null,
+        why ? el('div', { class: 'muted' }, why) : null);
       var row = [el('td', null, el('code', null, show1(a.id)), a.configured ? el('div', { class: 'muted' }, t('configured')) : null), stateCell,
         el('td', { class: 'n' }, show1(a.in_flight)), el('td', { class: 'n' }, show1(a.successes)), el('td', { class: 'n' }, show1(a.failures))];
       if (quota) row.push(el('td', null, Object.keys(a).filter(isQuota).map(function (k) { return show1(a[k]); }).join(' · ')));
