@@ -21,7 +21,7 @@ static struct event_base *base;
 static struct http_server *srv;
 static int port = -1;
 
-static void handler(struct http_req *r, void *arg)
+static void handler(void *arg, struct http_req *r)
 {
     (void)arg;
     size_t n;

@@ -18,7 +18,7 @@ struct opt {
     enum opt_kind kind;
     size_t offset;         /* into struct config */
     const char *def;       /* default, as text */
-    const char *choices;   /* OPT_ENUM: "a|b|c" */
+    const char *choices;   /* OPT_ENUM: "a|b|c"; an int field gets the index (config.h) */
     long min, max;         /* OPT_INT / OPT_SIZE bounds */
     const char *help;
 };
@@ -92,6 +92,11 @@ static char **str_at(const struct opt *o)
     return (char **)((char *)&cfg + o->offset);
 }
 
+static int *int_at(const struct opt *o)
+{
+    return (int *)((char *)&cfg + o->offset);
+}
+
 static long *long_at(const struct opt *o)
 {
     return (long *)((char *)&cfg + o->offset);
@@ -153,12 +158,12 @@ static int opt_set(const struct opt *o, const char *value, char *err, size_t err
         return 0;
     case OPT_ENUM: {
         size_t n = strlen(value);
-        for (const char *c = o->choices; *c;) {
+        int idx = 0;
+        for (const char *c = o->choices; *c; idx++) {
             const char *bar = strchr(c, '|');
             size_t cl = bar ? (size_t)(bar - c) : strlen(c);
             if (cl == n && strncasecmp(c, value, n) == 0) {
-                free(*str_at(o));
-                *str_at(o) = xstrndup(c, cl);
+                *int_at(o) = idx;
                 return 0;
             }
             c += cl + (bar ? 1 : 0);
@@ -427,7 +432,7 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
 void config_free(void)
 {
     for (size_t i = 0; i < NOPTS; i++) {
-        if (opts[i].kind == OPT_STR || opts[i].kind == OPT_ENUM) {
+        if (opts[i].kind == OPT_STR) {
             free(*str_at(&opts[i]));
             *str_at(&opts[i]) = NULL;
         }

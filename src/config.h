@@ -12,13 +12,22 @@
 #define GLM_VERSION "dev"
 #endif
 
+/* Settings with a fixed set of values are stored as the index of the value in
+ * their list of choices (config.c), so that nothing compares strings per
+ * request. Each enum below is in the order of its choices. */
+enum cfg_log_format { CFG_LOG_TEXT, CFG_LOG_JSON };                  /* text|json */
+enum cfg_era { CFG_ERA_2026, CFG_ERA_2025 };                         /* 2026|2025 */
+enum cfg_profile { CFG_PROFILE_AUTO, CFG_PROFILE_V1, CFG_PROFILE_V2 }; /* auto|v1|v2 */
+enum cfg_delete { CFG_DELETE_ALWAYS, CFG_DELETE_NEVER, CFG_DELETE_UNLESS_CONTINUED };
+enum cfg_think { CFG_THINK_REASONING, CFG_THINK_INLINE, CFG_THINK_HIDDEN };
+
 struct config {
     /* serving */
     char *host;
     long port;
     char *url_prefix;
-    char *log_level;
-    char *log_format;
+    int log_level;           /* enum log_level (log.h): the choices are in its order */
+    int log_format;          /* enum cfg_log_format */
     char *log_file;
     char *config_file;
     long max_body;           /* bytes of a request body */
@@ -46,8 +55,8 @@ struct config {
     char *exp_groups;
     char *accept_language;
     char *models;            /* extra models: name=assistant_id[:chat_mode[:selected_model[:effort]]],... */
-    char *upstream_profile;  /* auto | v1 | v2 */
-    char *upstream_era;      /* 2026 | 2025 */
+    int upstream_profile;    /* enum cfg_profile */
+    int upstream_era;        /* enum cfg_era */
     long connect_timeout;    /* s */
     long refresh_timeout;    /* s for a refresh or delete call */
     long idle_timeout;       /* s of upstream silence before giving up */
@@ -66,8 +75,8 @@ struct config {
     long first_frame_timeout;/* s for the first upstream frame before trying another account */
 
     /* behaviour */
-    char *delete_policy;     /* always | never | unless-continued */
-    char *think_mode;        /* reasoning | inline | hidden */
+    int delete_policy;       /* enum cfg_delete */
+    int think_mode;          /* enum cfg_think */
 
     /* attachments and downloads of user URLs (net/fetch) */
     char *fetch_allow;       /* hosts, addresses, CIDR ranges the SSRF guard lets through */
@@ -78,7 +87,7 @@ struct config {
     long max_attachments;    /* files and images in one request */
 
     /* operations */
-    char *metrics_public;    /* true | false: GET /metrics without an API key */
+    int metrics_public;      /* 1: GET /metrics without an API key */
 };
 
 /* The one configuration of the process, filled by config_load(). */

@@ -147,10 +147,8 @@ int main(int argc, char **argv)
         config_free();
         return 0;
     }
-    enum log_level level = LOG_INFO;
-    log_level_parse(cfg.log_level, &level);
-    log_set_level(level);
-    log_set_json(strcmp(cfg.log_format, "json") == 0);
+    log_set_level((enum log_level)cfg.log_level);
+    log_set_json(cfg.log_format == CFG_LOG_JSON);
     if (*cfg.log_file && log_set_file(cfg.log_file) < 0) {
         fprintf(stderr, "glm-free-api: cannot open log file %s: %s\n", cfg.log_file,
                 strerror(errno));

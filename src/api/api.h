@@ -6,7 +6,7 @@
 #include "api/req.h"
 
 /* The handler of the HTTP server: routing, CORS, request ids (api/router.c). */
-void api_dispatch(struct http_req *req, void *arg);
+void api_dispatch(void *arg, struct http_req *req);
 
 /* Endpoints. */
 void chat_handle(struct api_req *a);

@@ -127,9 +127,9 @@ static void delete_conversation(struct chat_job *j)
     if (!conv[0])
         return;
     j->deleted = 1;
-    if (strcmp(cfg.delete_policy, "never") == 0)
+    if (cfg.delete_policy == CFG_DELETE_NEVER)
         return;
-    if (strcmp(cfg.delete_policy, "unless-continued") == 0 && j->given_conv)
+    if (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv)
         return;
     glm_conversation_delete(j->at.access, j->route.assistant_id, conv, j->rid);
 }
@@ -791,9 +791,9 @@ void chat_handle(struct api_req *a)
         return;
     }
     j->think = RENDER_THINK_REASONING;
-    if (strcmp(cfg.think_mode, "inline") == 0)
+    if (cfg.think_mode == CFG_THINK_INLINE)
         j->think = RENDER_THINK_INLINE;
-    else if (strcmp(cfg.think_mode, "hidden") == 0)
+    else if (cfg.think_mode == CFG_THINK_HIDDEN)
         j->think = RENDER_THINK_HIDDEN;
     json_t *rf = json_object_get(root, "reasoning_format");
     if (json_is_string(rf)) {
@@ -807,9 +807,9 @@ void chat_handle(struct api_req *a)
         .think = j->think,
         .search = j->route.silent ? RENDER_SEARCH_HIDDEN
                 : j->stream       ? RENDER_SEARCH_INLINE : RENDER_SEARCH_FOOTER,
-        .profile = strcmp(cfg.upstream_profile, "v1") == 0   ? RENDER_PROFILE_V1
-                 : strcmp(cfg.upstream_profile, "v2") == 0 ? RENDER_PROFILE_V2
-                                                           : RENDER_PROFILE_AUTO,
+        .profile = cfg.upstream_profile == CFG_PROFILE_V1   ? RENDER_PROFILE_V1
+                 : cfg.upstream_profile == CFG_PROFILE_V2 ? RENDER_PROFILE_V2
+                                                          : RENDER_PROFILE_AUTO,
         .max_answer = (size_t)cfg.max_answer,
     };
     j->render = render_new(&ro);

@@ -371,7 +371,7 @@ static void finish_drawing(struct img_job *j, enum upcall_result res)
                             : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
                                                                         : ACCOUNT_TRANSIENT,
                     NULL);
-    if (j->conv[0] && j->at.access && strcmp(cfg.delete_policy, "never") != 0)
+    if (j->conv[0] && j->at.access && cfg.delete_policy != CFG_DELETE_NEVER)
         glm_conversation_delete(j->at.access, j->assistant, j->conv, j->rid);
     size_t found = json_array_size(j->urls);
     LOGR(LOG_DEBUG, j->rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
@@ -593,8 +593,9 @@ void images_handle(struct api_req *a)
     if (strstr(p, "画")) {
         j->prompt = xstrdup(p);
     } else {
-        j->prompt = xmalloc(strlen(p) + 16);
-        sprintf(j->prompt, "请画：%s", p);
+        size_t cap = strlen(p) + sizeof("请画：");
+        j->prompt = xmalloc(cap);
+        snprintf(j->prompt, cap, "请画：%s", p);
     }
     json_decref(root);
 

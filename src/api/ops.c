@@ -47,7 +47,7 @@ static size_t collect_accounts(json_t *root, struct metrics_account *acc, size_t
 
 void metrics_handle(struct api_req *a)
 {
-    if (*cfg.api_keys && strcmp(cfg.metrics_public, "true") != 0 &&
+    if (*cfg.api_keys && !cfg.metrics_public &&
         api_key_check(http_req_header(a->req, "Authorization")) < 0) {
         api_error(a, 401, NULL, "invalid_api_key",
                   "/metrics needs \"Authorization: Bearer <one of this server's API keys>\" "

@@ -153,7 +153,7 @@ int api_connected(const struct api_req *a)
     return http_req_connected(a->req);
 }
 
-static void close_trampoline(struct http_req *r, void *arg)
+static void close_trampoline(void *arg, struct http_req *r)
 {
     (void)r;
     struct api_req *a = arg;
@@ -161,7 +161,7 @@ static void close_trampoline(struct http_req *r, void *arg)
         a->on_close(a, a->cb_arg);
 }
 
-static void drain_trampoline(struct http_req *r, void *arg)
+static void drain_trampoline(void *arg, struct http_req *r)
 {
     (void)r;
     struct api_req *a = arg;

@@ -45,7 +45,7 @@ static const char *route_label(const char *path)
     return "other";
 }
 
-void api_dispatch(struct http_req *req, void *arg)
+void api_dispatch(void *arg, struct http_req *req)
 {
     (void)arg;
     struct api_req *a = api_req_new(req);

@@ -1,4 +1,4 @@
-/* POST /token/check and GET /v1/accounts. */
+/* POST /token/check: is a refresh token live? */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,28 +114,4 @@ void token_check_handle(struct api_req *a)
     struct session_wait *w = session_check(app.sessions, t->token, on_checked, t);
     if (w)
         t->wait = w;
-}
-
-void accounts_handle(struct api_req *a)
-{
-    if (*cfg.api_keys) {
-        if (api_key_check(http_req_header(a->req, "Authorization")) < 0) {
-            api_error(a, 401, NULL, "invalid_api_key",
-                      "the account list needs one of this server's API keys");
-            return;
-        }
-    } else if (!http_req_peer_is_loopback(a->req)) {
-        api_error(a, 403, NULL, "forbidden",
-                  "the account list is served only to loopback clients unless --api-keys is set");
-        return;
-    }
-    struct buf b;
-    buf_init(&b, 16 << 20);
-    if (accounts_json(app.accounts, &b) < 0) {
-        buf_cleanup(&b);
-        api_error(a, 500, NULL, NULL, "the account list does not fit its buffer");
-        return;
-    }
-    api_reply(a, 200, "application/json; charset=utf-8", b.data, b.len);
-    buf_cleanup(&b);
 }

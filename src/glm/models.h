@@ -5,16 +5,17 @@
 
 #include <string.h>
 
+#include "config.h"
 #include "util/buf.h"
 
 /* Which site the server speaks: today's (selected_model, reasoning tiers) or
  * the 2025 one (chat_mode "zero" for reasoning, no model choice). */
 enum models_era { MODELS_ERA_2026, MODELS_ERA_2025 };
 
-/* "2025" -> MODELS_ERA_2025, anything else today's site. */
-static inline enum models_era models_era_of(const char *setting)
+/* The upstream-era setting (enum cfg_era, config.h) as an era. */
+static inline enum models_era models_era_of(int setting)
 {
-    return setting && strcmp(setting, "2025") == 0 ? MODELS_ERA_2025 : MODELS_ERA_2026;
+    return setting == CFG_ERA_2025 ? MODELS_ERA_2025 : MODELS_ERA_2026;
 }
 
 struct model_route {

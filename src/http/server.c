@@ -74,8 +74,8 @@ struct http_req {
     int no_body;        /* HEAD, 1xx, 204, 304: nothing after the head */
     int above;          /* pending output went above low_water */
     size_t low_water;
-    void (*on_drain)(struct http_req *r, void *arg);
-    void (*on_close)(struct http_req *r, void *arg);
+    void (*on_drain)(void *arg, struct http_req *r);
+    void (*on_close)(void *arg, struct http_req *r);
     void *cb_arg;
     void *data;
     /* Only while http_server_free() is calling on_close callbacks: ending a
@@ -323,7 +323,7 @@ static void conn_drop(struct conn *c)
     }
     conn_free(c);
     if (r && r->on_close)
-        r->on_close(r, r->cb_arg);
+        r->on_close(r->cb_arg, r);
 }
 
 /* The last reply is flushed: close, after a short read-and-discard period
@@ -623,7 +623,7 @@ static void conn_dispatch(struct conn *c)
     c->state = CS_HANDLER;
     conn_timer_stop(c);
     c->busy++;
-    s->handler(c->req, s->arg);
+    s->handler(s->arg, c->req);
     c->busy--;
 }
 
@@ -703,7 +703,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
     r->above = 0;
     /* Last thing: on_drain may end r, which may free c. */
     if (r->on_drain)
-        r->on_drain(r, r->cb_arg);
+        r->on_drain(r->cb_arg, r);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -913,8 +913,8 @@ size_t http_req_pending(const struct http_req *r)
 }
 
 void http_req_set_callbacks(struct http_req *r, size_t low_water,
-                            void (*on_drain)(struct http_req *r, void *arg),
-                            void (*on_close)(struct http_req *r, void *arg), void *arg)
+                            void (*on_drain)(void *arg, struct http_req *r),
+                            void (*on_close)(void *arg, struct http_req *r), void *arg)
 {
     if (!r)
         return;
@@ -1178,7 +1178,7 @@ void http_server_free(struct http_server *s)
         r->nnext = NULL;
         r->nprev = NULL;
         if (r->on_close)
-            r->on_close(r, r->cb_arg);
+            r->on_close(r->cb_arg, r);
     }
     event_free(s->retry);
     free(s);

@@ -31,7 +31,7 @@ struct http_server_opts {
 /* Zero sizes take defaults (64 KiB head, 1 MiB body); a timeout <= 0 is
  * disabled; max_connections 0 means no limit. */
 
-typedef void http_handler_fn(struct http_req *req, void *arg);
+typedef void http_handler_fn(void *arg, struct http_req *req);
 
 struct http_server *http_server_new(struct event_base *base, const struct http_server_opts *o,
                                     http_handler_fn *handler, void *arg);
@@ -85,8 +85,8 @@ size_t http_req_pending(const struct http_req *r);
  * client that left before they were set is not reported (check
  * http_req_connected()). Either callback may end the request. */
 void http_req_set_callbacks(struct http_req *r, size_t low_water,
-                            void (*on_drain)(struct http_req *r, void *arg),
-                            void (*on_close)(struct http_req *r, void *arg), void *arg);
+                            void (*on_drain)(void *arg, struct http_req *r),
+                            void (*on_close)(void *arg, struct http_req *r), void *arg);
 
 /* Per-request user pointer (e.g. the request id string for logs). */
 void http_req_set_data(struct http_req *r, void *data);

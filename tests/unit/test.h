@@ -15,13 +15,20 @@ struct test_case {
 
 static int test_failed_checks;
 static int test_total, test_fail;
-static struct test_case test_cases[512];
+#define TEST_MAX_CASES 512
+static struct test_case test_cases[TEST_MAX_CASES];
 static int test_ncases;
 
+/* A file with more cases than the array holds stops before running any. */
 #define TEST(name_)                                                          \
     static void name_##_fn(void);                                            \
     __attribute__((constructor)) static void name_##_reg(void)               \
     {                                                                        \
+        if (test_ncases >= TEST_MAX_CASES) {                                 \
+            fprintf(stderr, "%s: more than %d TEST cases: raise TEST_MAX_CASES " \
+                    "in tests/unit/test.h\n", __FILE__, TEST_MAX_CASES);      \
+            abort();                                                         \
+        }                                                                    \
         test_cases[test_ncases].name = #name_;                               \
         test_cases[test_ncases++].fn = name_##_fn;                           \
     }                                                                        \

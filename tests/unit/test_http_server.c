@@ -100,7 +100,7 @@ static long now_ms(void)
 
 /* ---- the loop side ------------------------------------------------------ */
 
-static void dispatch(struct http_req *r, void *arg)
+static void dispatch(void *arg, struct http_req *r)
 {
     struct ctx *x = arg;
     if (x->requests < 8) {
@@ -405,7 +405,7 @@ static void h_echo(struct ctx *x, struct http_req *r)
     http_req_respond(r, 200, "text/plain", body, len);
 }
 
-static void on_close_rec(struct http_req *r, void *arg)
+static void on_close_rec(void *arg, struct http_req *r)
 {
     struct ctx *x = arg;
     x->closes++;
@@ -818,7 +818,7 @@ static void end_late(struct ctx *x, struct http_req *r)
     x->rounds = 1;
 }
 
-static void on_close_end_late(struct http_req *r, void *arg)
+static void on_close_end_late(void *arg, struct http_req *r)
 {
     struct ctx *x = arg;
     x->closes++;
@@ -876,7 +876,7 @@ static void drain_round(struct ctx *x, struct http_req *r)
     x->rounds++;
 }
 
-static void on_drain_next(struct http_req *r, void *arg)
+static void on_drain_next(void *arg, struct http_req *r)
 {
     struct ctx *x = arg;
     x->drains++;
@@ -1312,7 +1312,7 @@ TEST(five_hundred_connections_opened_and_dropped_at_once)
     ctx_cleanup(&x);
 }
 
-static void on_close_end_all(struct http_req *r, void *arg)
+static void on_close_end_all(void *arg, struct http_req *r)
 {
     struct ctx *x = arg;
     (void)r;
