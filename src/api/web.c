@@ -64,6 +64,8 @@ void web_page_handle(struct api_req *a)
 {
     const char *accept = http_req_header(a->req, "Accept");
     const struct web_asset *f = asset("index.html");
+    /* One URL, two answers: caches must keep them apart. */
+    http_req_add_header(a->req, "Vary", "Accept");
     if (!accept || !strstr(accept, "text/html") || !f) {
         welcome_handle(a);
         return;
@@ -76,7 +78,6 @@ void web_page_handle(struct api_req *a)
         return;
     }
     page_headers(a);
-    http_req_add_header(a->req, "Vary", "Accept");
     api_reply(a, 200, "text/html; charset=utf-8", b.data, b.len);
     buf_cleanup(&b);
 }

@@ -130,6 +130,7 @@ describe('GET / and the page files', () => {
       assert.equal(res.status, 200);
       assert.match(body, /It is running/, `Accept ${accept}`);
       assert.equal(res.headers.get('content-security-policy'), null);
+      assert.equal(res.headers.get('vary'), 'Accept');
     }
     const m = await api(server, '/v1/models');
     assert.equal(m.res.headers.get('content-type'), 'application/json; charset=utf-8');
@@ -174,6 +175,11 @@ describe('the page in Chromium', () => {
     await page.select('#model', 'glm-4-think');
     await chat(page, 'hello there');
     await page.waitForSelector(`${lastAnswer}[data-state="done"]`);
+    const upstream = async () => (await mock.requests()).filter((r) => r.path.endsWith('/assistant/stream')).pop().json;
+    // What the model name turns into upstream (assistant, mode, model, effort).
+    const choice = (j) => JSON.stringify([j.assistant_id, j.meta_data?.chat_mode, j.selected_model ?? j.meta_data?.selected_model,
+                                          j.reasoning_effort ?? j.meta_data?.reasoning_effort]);
+    const sent = choice(await upstream());
     // The same question through the API, not streamed: the same answer.
     const want = await api(server, '/v1/chat/completions',
                            { model: 'glm-4-think', messages: [{ role: 'user', content: 'hello there' }] }, token);
@@ -184,8 +190,7 @@ describe('the page in Chromium', () => {
     assert.equal(await text(page, `${lastAnswer} .think`), msg.reasoning_content);
     assert.equal(await page.$eval(`${lastAnswer} details`, (d) => !d.hidden && !d.open), true,
                  'the reasoning is folded above the answer');
-    const body = (await mock.requests()).filter((r) => r.path.endsWith('/assistant/stream')).pop().json;
-    assert.equal(body.meta_data?.chat_mode, 'zero', 'the model picked went upstream');
+    assert.equal(sent, choice(await upstream()), 'the model picked went upstream');
     await shot(page, '1-chat-answer');
     // The key is not stored unless asked.
     assert.equal(await page.evaluate(() => localStorage.length), 0);
