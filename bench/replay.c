@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     enum mode mode = MODE_FULL;
     enum render_profile profile = RENDER_PROFILE_AUTO;
     size_t chunk = 16384;
-    int repeat = 1, i;
+    int repeat = 1, dom_only = 0, i;
 
     for (i = 1; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         const char *v = argv[i + 1];
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-r") == 0)
             repeat = atoi(v);
         else if (strcmp(argv[i], "-f") == 0)
-            render_set_fast_path(atoi(v));
+            dom_only = atoi(v) == 0;
     }
     if (i != argc - 1 || !chunk || repeat < 1) {
         fprintf(stderr, "usage: replay [-m sse|render|full|text|openai] [-p auto|v1|v2] [-f 1|0] [-c chunk] "
@@ -193,7 +193,8 @@ int main(int argc, char **argv)
         x.mode = mode;
         x.digest = x.text_digest = 14695981039346656037ull;
         buf_init(&x.out, 64u << 20);
-        struct render_opts ro = { RENDER_THINK_REASONING, RENDER_SEARCH_INLINE, profile, 8u << 20 };
+        struct render_opts ro = { RENDER_THINK_REASONING, RENDER_SEARCH_INLINE, profile, 8u << 20,
+                                  dom_only };
         double t0 = cpu_now();
         struct sse_parser *p = sse_parser_new(16u << 20);
         x.r = render_new(&ro);

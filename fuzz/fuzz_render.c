@@ -1,5 +1,6 @@
 /* Renderer: random frame sequences, in both profiles (and auto), every
- * think/search option. Byte 0 picks the options; byte 1 picks raw mode (the
+ * think/search option, through the fast path or the DOM path alone. Byte 0
+ * picks the options; byte 1 picks raw mode (the
  * rest is newline-separated frame text, as the seeds from the fixtures) or
  * structured mode (the rest drives a generator of well-formed frames whose
  * texts grow like v1, jump like v2 deltas, and carry citation markers and
@@ -121,7 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz_in in = { data, size };
     unsigned o = fuzz_byte(&in), mode = fuzz_byte(&in);
     struct render_opts opts = { (enum render_think)(o % 3), (enum render_search)(o / 3 % 3),
-                                (enum render_profile)(o / 9 % 3), maxes[o / 27 % 3] };
+                                (enum render_profile)(o / 9 % 3), maxes[o / 27 % 3],
+                                (int)(o / 81 % 2) };
     struct check c = { render_new(&opts), opts.max_answer, 0, 0 };
     struct buf slots[SLOTS];
     for (int i = 0; i < SLOTS; i++)

@@ -57,6 +57,12 @@ make_seeds() {
                 { printf "\\x$(printf %02x $o)\\x01"; sed -n 's/^data: \{0,1\}//p' "$f"; } | seed_file "$d" "$(basename "$f")-$o"
             done
         done ;;
+    frame_scan)
+        # Two consecutive data lines of each fixture: the second often reuses the view of the first.
+        for f in tests/fixtures/*.sse; do
+            sed -n 's/^data: \{0,1\}//p' "$f" | awk -v out="$d/$(basename "$f")" \
+                'NR > 1 { fn = out "-" NR; print prev > fn; print $0 > fn; close(fn) } { prev = $0 }'
+        done ;;
     request|prompt)
         # Bodies of the e2e and unit tests, and the upstream requests of endpoints-json.txt.
         local bodies=(

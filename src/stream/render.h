@@ -33,6 +33,10 @@ struct render_opts {
     enum render_search search;
     enum render_profile profile;
     size_t max_answer;      /* cap on content+reasoning bytes; then RENDER_TOO_LONG */
+    /* 1: every frame through the jansson DOM path instead of the fast
+     * scanner first (tests and benchmarks). The output is the same either
+     * way; only the cost differs. */
+    int dom_only;
 };
 
 enum render_state {
@@ -74,10 +78,5 @@ const char *render_conversation_id(const struct render *r);
 const char *render_assistant_id(const struct render *r);
 /* Number of frames seen (JSON objects). */
 unsigned long render_frames(const struct render *r);
-
-/* Tests and benchmarks: 0 sends every frame of renders created afterwards
- * through the JSON DOM path instead of the fast scanner (default 1). The
- * output is the same either way; only the cost differs. */
-void render_set_fast_path(int on);
 
 #endif
