@@ -8,6 +8,8 @@ struct curl_loop;
 struct session_mgr;
 struct http_server;
 struct account_pool;
+struct account_set;
+struct authcache;
 struct store;
 
 struct app {
@@ -19,6 +21,8 @@ struct app {
     struct store *store;            /* NULL when the store could not be opened */
     struct account **configured;    /* the server-side accounts */
     size_t nconfigured;
+    struct account_set *configured_set; /* the same as one account set, or NULL */
+    struct authcache *auth;         /* account sets of Authorization lists */
     long long started;             /* unix seconds */
     int stopping;                  /* a stop signal arrived */
     unsigned long requests;        /* served so far */

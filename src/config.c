@@ -72,6 +72,8 @@ static const struct opt opts[] = {
     { "queue-wait", OPT_INT, S(queue_wait), "60", NULL, 1, 3600, "seconds a request waits for a free account before 429" },
     { "failover-attempts", OPT_INT, S(failover_attempts), "3", NULL, 1, 100, "accounts tried for one request before giving up" },
     { "failover-time", OPT_INT, S(failover_time), "60", NULL, 1, 3600, "seconds spent trying accounts for one request" },
+    { "busy-cool", OPT_INT, S(busy_cool), "3", NULL, 1, 60, "seconds an account rests after chatglm.cn says it is busy (10061: another answer is being generated on it)" },
+    { "dead-recheck", OPT_INT, S(dead_recheck), "1800", NULL, 1, 86400 * 7, "seconds before an account whose refresh token was refused is tried again with one refresh (a token given by a client is forgotten then)" },
     { "first-frame-timeout", OPT_INT, S(first_frame_timeout), "30", NULL, 1, 3600, "seconds to wait for the first upstream frame before trying another account" },
     { "delete-policy", OPT_ENUM, S(delete_policy), "always", "always|never|unless-continued", 0, 0, "delete the upstream conversation after each answer" },
     { "think-mode", OPT_ENUM, S(think_mode), "reasoning", "reasoning|inline|hidden", 0, 0, "reasoning text as reasoning_content, <think> tags in content, or dropped" },

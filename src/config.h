@@ -73,6 +73,8 @@ struct config {
     long failover_attempts;  /* accounts tried per request */
     long failover_time;      /* s spent on tries before giving up */
     long first_frame_timeout;/* s for the first upstream frame before trying another account */
+    long busy_cool;          /* s an account cools after 10061 (busy) */
+    long dead_recheck;       /* s before a dead account is tried again (or forgotten) */
 
     /* behaviour */
     int delete_policy;       /* enum cfg_delete */

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "api/authcache.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
@@ -63,6 +64,8 @@ static void load_configured_accounts(void)
             app.configured[app.nconfigured++] = a;
     }
     strlist_free(tokens, n);
+    if (app.nconfigured)
+        app.configured_set = accounts_set_new(app.accounts, app.configured, app.nconfigured);
     if (app.nconfigured)
         LOG(LOG_INFO, "%zu server-side account%s configured", app.nconfigured,
             app.nconfigured == 1 ? "" : "s");
@@ -179,6 +182,8 @@ int main(int argc, char **argv)
     app.sessions = session_mgr_new(app.curl, app.store);
     glm_conversation_init(app.curl);
     app.accounts = accounts_new(app.base, (size_t)cfg.queue_max, cfg.queue_wait * 1000);
+    accounts_configure(app.accounts, cfg.busy_cool * 1000, cfg.dead_recheck * 1000);
+    app.auth = authcache_new(AUTHCACHE_MAX);
     load_configured_accounts();
     struct http_server_opts ho = {
         .max_header = (size_t)cfg.max_header,
@@ -215,6 +220,8 @@ out:
     for (int i = 0; i < 5; i++)
         event_base_loop(app.base, EVLOOP_NONBLOCK);
     glm_conversation_cancel_all();
+    authcache_free(app.auth, app.accounts);
+    accounts_set_unref(app.accounts, app.configured_set);
     accounts_free(app.accounts);
     free(app.configured);
     session_mgr_free(app.sessions);

@@ -20,7 +20,11 @@ void token_check_handle(struct api_req *a);
 void accounts_handle(struct api_req *a);
 void metrics_handle(struct api_req *a);
 
-struct account;
-int chat_accounts(struct api_req *a, struct account ***out, size_t *n);
+/* The accounts a request may use, with a reference (accounts_set_unref):
+ * with API keys, the server's own after the key is checked; else the tokens
+ * of its Authorization header (through app.auth); else the server's own.
+ * Answers 401 itself and returns NULL when there are none. */
+struct account_set;
+struct account_set *chat_accounts(struct api_req *a);
 
 #endif

@@ -22,12 +22,11 @@
 #include "util/crypto.h"
 #include "util/xalloc.h"
 
-void attempt_init(struct attempt *at, struct account **cands, size_t ncands,
-                  struct api_req **client, struct event *reaper, void (*start)(void *job),
-                  void *job)
+void attempt_init(struct attempt *at, struct account_set *cands, struct api_req **client,
+                  struct event *reaper, void (*start)(void *job), void *job)
 {
     *at = (struct attempt){ .job = job, .client = client, .reaper = reaper, .start = start,
-                            .cands = cands, .ncands = ncands };
+                            .cands = cands, .ncands = accounts_set_size(cands) };
     snprintf(at->rid, sizeof(at->rid), "%s", (*client)->rid);
     clock_gettime(CLOCK_MONOTONIC, &at->t0);
 }
@@ -35,9 +34,7 @@ void attempt_init(struct attempt *at, struct account **cands, size_t ncands,
 void attempt_free(struct attempt *at)
 {
     attempt_release(at, ACCOUNT_NEUTRAL, NULL);
-    for (size_t i = 0; i < at->ncands; i++)
-        accounts_unref(app.accounts, at->cands[i]);
-    free(at->cands);
+    accounts_set_unref(app.accounts, at->cands);
     free(at->tried);
     free(at->token);
     free(at->access);
@@ -81,6 +78,21 @@ static void get_token(struct attempt *at)
         at->wait = w;
 }
 
+static void verror_ra(struct api_req **client, long retry_after, int status, const char *code,
+                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+/* attempt_error with Retry-After from the soonest account of this request. */
+static void at_error(struct attempt *at, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void at_error(struct attempt *at, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror_ra(at->client, accounts_set_retry_after(app.accounts, at->cands), status, code, fmt,
+              ap);
+    va_end(ap);
+}
+
 static void on_lease(void *arg, struct account *a, enum lease_error err)
 {
     struct attempt *at = arg;
@@ -96,8 +108,13 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
                       "every account this request may use is dead (chatglm.cn rejected their "
                       "refresh tokens): log in to chatglm.cn again and copy a new "
                       "chatglm_refresh_token cookie");
+    } else if (err == LEASE_COOLING && !at->last_status) {
+        at_error(at, 429, "accounts_cooling",
+                 "every account this request may use is resting after chatglm.cn said it was "
+                 "busy or failed; the soonest is usable again in %ld s (see Retry-After)",
+                 accounts_set_retry_after(app.accounts, at->cands));
     } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
-        attempt_error(at->client, 429, "accounts_busy",
+        at_error(at, 429, "accounts_busy",
                       err == LEASE_QUEUE_FULL
                           ? "every account is busy and the waiting queue is full; retry later"
                           : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
@@ -105,7 +122,7 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
                       cfg.queue_wait);
     } else if (at->last_status) {
         /* Every usable account failed already: the last failure says why. */
-        attempt_error(at->client, at->last_status, at->last_code, "%s", at->last_msg);
+        at_error(at, at->last_status, at->last_code, "%s", at->last_msg);
     } else {
         attempt_error(at->client, 502, "upstream_error",
                       "no usable account is left for this request");
@@ -115,8 +132,8 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
 
 void attempt_lease(struct attempt *at)
 {
-    struct account_wait *w = accounts_lease(app.accounts, at->cands, at->ncands, at->tried,
-                                            at->ntried, on_lease, at);
+    struct account_wait *w = accounts_lease_set(app.accounts, at->cands, at->tried, at->ntried,
+                                                on_lease, at);
     /* on_lease may already have run (an idle account) and left no wait. */
     if (w)
         at->lwait = w;
@@ -175,13 +192,14 @@ void attempt_fail(struct attempt *at, enum account_outcome o, int status, const 
     if (at->ntried < (size_t)cfg.failover_attempts && attempt_elapsed(at) < cfg.failover_time) {
         metrics_retry(o == ACCOUNT_BUSY       ? "busy"
                       : o == ACCOUNT_REJECTED ? "rejected"
+                      : o == ACCOUNT_REFUSED  ? "refused"
                                               : "transient");
         LOGR(LOG_INFO, at->rid, "account %s failed (%s); trying another", at->fp, at->last_msg);
         at->retried_auth = 0;
         attempt_lease(at);
         return;
     }
-    attempt_error(at->client, status, code, "%s", at->last_msg);
+    at_error(at, status, code, "%s", at->last_msg);
 }
 
 void attempt_refused(struct attempt *at, long status, long long code)
@@ -194,11 +212,15 @@ void attempt_refused(struct attempt *at, long status, long long code)
         get_token(at);
         return;
     }
-    attempt_fail(at, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
-                 "chatglm.cn refused this account's login (HTTP %ld, %lld). The refresh token is "
-                 "invalid or expired: log in to chatglm.cn again and copy the "
+    /* The refresh endpoint accepted the refresh token just now: the account
+     * is not dead, the site refused the session it gave (it rests a while). */
+    attempt_fail(at, ACCOUNT_REFUSED, 401, "session_refused",
+                 "chatglm.cn refused the session of account %s (HTTP %ld, %lld) although its "
+                 "login is valid (the refresh token was accepted just now). Retry in a moment; "
+                 "if it keeps happening, open chatglm.cn in a browser with this account (the "
+                 "site may want a check there), or log in again and copy a new "
                  "chatglm_refresh_token cookie.",
-                 status, code);
+                 at->fp, status, code);
 }
 
 void attempt_cancel(struct attempt *at)
@@ -219,20 +241,26 @@ double attempt_elapsed(const struct attempt *at)
 
 /* ---- the client -------------------------------------------------------- */
 
-void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
-                    va_list ap)
+static void verror_ra(struct api_req **client, long retry_after, int status, const char *code,
+                      const char *fmt, va_list ap)
 {
     if (!*client)
         return;
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    if (status == 429) {
+    if (status == 429 || status == 503) {
         char ra[24];
-        snprintf(ra, sizeof(ra), "%ld", accounts_retry_after(app.accounts));
+        snprintf(ra, sizeof(ra), "%ld", retry_after);
         http_req_add_header((*client)->req, "Retry-After", ra);
     }
     api_error(*client, status, NULL, code, "%s", msg);
     *client = NULL;
+}
+
+void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
+                    va_list ap)
+{
+    verror_ra(client, accounts_retry_after(app.accounts), status, code, fmt, ap);
 }
 
 void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)

@@ -32,8 +32,8 @@ struct attempt {
     void (*start)(void *job);     /* leased, with access: start the upstream call */
     char rid[48];                 /* for logs */
     /* the accounts */
-    struct account **cands;       /* accounts this request may use (references) */
-    size_t ncands;
+    struct account_set *cands;    /* accounts this request may use (a reference) */
+    size_t ncands;                /* their count */
     struct account **tried;       /* accounts that failed it already */
     size_t ntried;
     struct account *account;      /* leased, or NULL */
@@ -50,9 +50,9 @@ struct attempt {
     char last_msg[512];
 };
 
-/* Starts the clock. Steals cands (references, as chat_accounts gives them).
- * client, reaper and job belong to the job and outlive the attempt. */
-void attempt_init(struct attempt *at, struct account **cands, size_t ncands,
+/* Starts the clock. Steals the reference to cands (as chat_accounts gives
+ * it). client, reaper and job belong to the job and outlive the attempt. */
+void attempt_init(struct attempt *at, struct account_set *cands,
                   struct api_req **client, struct event *reaper, void (*start)(void *job),
                   void *job);
 /* Ends a lease still held (nothing learnt) and frees the rest; the waits
@@ -78,7 +78,9 @@ void attempt_release(struct attempt *at, enum account_outcome o, const char *rea
 void attempt_fail(struct attempt *at, enum account_outcome o, int status, const char *code,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* chatglm.cn refused the access token (HTTP status, its code): a fresh one
- * once per account (start is called again), then attempt_fail. */
+ * once per account (start is called again); refused again, attempt_fail
+ * with ACCOUNT_REFUSED (the account cools: only the refresh endpoint can
+ * say a refresh token is dead) and a 401 that says so. */
 void attempt_refused(struct attempt *at, long status, long long code);
 /* The client left: cancels the waits and ends the lease, nothing learnt. */
 void attempt_cancel(struct attempt *at);
@@ -87,7 +89,7 @@ void attempt_cancel(struct attempt *at);
 double attempt_elapsed(const struct attempt *at);
 
 /* Answers *client with an OpenAI error and sets it NULL; nothing when it is
- * NULL. A 429 (every account busy) says when to retry. */
+ * NULL. A 429 or 503 says when to retry (Retry-After). */
 void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "api/attempt.h"
+#include "api/authcache.h"
 #include "api/chat_check.h"
 #include "app.h"
 #include "config.h"
@@ -682,46 +683,31 @@ static int validate(struct api_req *a, json_t *root)
     return -1;
 }
 
-/* The accounts a request may use: with API keys, the server's own after the
- * key is checked; else the tokens in its Authorization header; else the
- * server's own. Answers 401 itself and returns -1 when there are none. */
-int chat_accounts(struct api_req *a, struct account ***out, size_t *n)
+/* See api.h. */
+struct account_set *chat_accounts(struct api_req *a)
 {
     const char *auth = http_req_header(a->req, "Authorization");
-    *out = NULL;
-    *n = 0;
     if (*cfg.api_keys) {
         if (api_key_check(auth) < 0) {
             api_error(a, 401, NULL, "invalid_api_key",
                       "%s: send \"Authorization: Bearer <one of this server's API keys>\"",
                       auth ? "invalid API key" : "missing API key");
-            return -1;
+            return NULL;
         }
     } else {
-        char **tokens;
-        size_t ntokens = api_bearer_tokens(auth, &tokens);
-        if (ntokens > 0) {
-            struct account **v = xmalloc(ntokens * sizeof(*v));
-            for (size_t i = 0; i < ntokens; i++)
-                v[i] = accounts_get(app.accounts, tokens[i], 0);
-            api_tokens_free(tokens, ntokens);
-            *out = v;
-            *n = ntokens;
-            return 0;
-        }
+        struct account_set *s = authcache_get(app.auth, app.accounts, auth);
+        if (s)
+            return s;
     }
-    if (app.nconfigured == 0) {
+    if (!app.configured_set) {
         api_error(a, 401, NULL, "missing_api_key",
                   "missing Authorization header: send \"Authorization: Bearer <your "
                   "chatglm_refresh_token>\" (the chatglm_refresh_token cookie of a logged-in "
                   "chatglm.cn browser; several accounts as token1,token2)");
-        return -1;
+        return NULL;
     }
-    *out = xmalloc(app.nconfigured * sizeof(**out));
-    for (size_t i = 0; i < app.nconfigured; i++) /* takes a reference, like the branch above */
-        (*out)[i] = accounts_get(app.accounts, account_token(app.configured[i]), 1);
-    *n = app.nconfigured;
-    return 0;
+    accounts_set_ref(app.configured_set);
+    return app.configured_set;
 }
 
 void chat_handle(struct api_req *a)
@@ -755,9 +741,8 @@ void chat_handle(struct api_req *a)
     snprintf(a->model, sizeof(a->model), "%s", model_name);
     a->stream = json_is_true(json_object_get(root, "stream"));
 
-    struct account **cands = NULL;
-    size_t ncands = 0;
-    if (chat_accounts(a, &cands, &ncands) < 0) {
+    struct account_set *cands = chat_accounts(a);
+    if (!cands) {
         upload_list_free(uploads);
         json_decref(root);
         return;
@@ -777,7 +762,7 @@ void chat_handle(struct api_req *a)
     buf_init(&j->content, (size_t)cfg.max_answer + 65536);
     buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
-    attempt_init(&j->at, cands, ncands, &j->a, j->reaper, start_attachments, j);
+    attempt_init(&j->at, cands, &j->a, j->reaper, start_attachments, j);
 
     json_t *conv = json_object_get(root, "conversation_id");
     if (json_is_string(conv) && prompt_conversation_id_valid(json_string_value(conv)))

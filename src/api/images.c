@@ -559,9 +559,8 @@ void images_handle(struct api_req *a)
                                  ? json_string_value(model) : "cogview";
     snprintf(a->model, sizeof(a->model), "%s", model_name);
 
-    struct account **cands = NULL;
-    size_t ncands = 0;
-    if (chat_accounts(a, &cands, &ncands) < 0) {
+    struct account_set *cands = chat_accounts(a);
+    if (!cands) {
         json_decref(root);
         return;
     }
@@ -576,7 +575,7 @@ void images_handle(struct api_req *a)
     j->aspect = json_is_string(size) ? aspect_for(json_string_value(size)) : NULL;
     j->urls = json_array();
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
-    attempt_init(&j->at, cands, ncands, &j->a, j->reaper, start_draw, j);
+    attempt_init(&j->at, cands, &j->a, j->reaper, start_draw, j);
 
     /* An agent id (or a name of the model table) draws with that assistant;
      * any other name with the drawing assistant. */

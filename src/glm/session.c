@@ -327,6 +327,13 @@ out:
         if (e->call)
             return;
     }
+    if (out == SESSION_REJECTED) {
+        /* An access token cached from before is of a login the site refused
+         * now: the account's next use (a re-check) must refresh. */
+        free(e->access);
+        e->access = NULL;
+        e->expires = 0;
+    }
     if (out != SESSION_OK)
         LOG(LOG_WARN, "account %s: %s", e->fp, detail);
     notify(e, out, out == SESSION_OK ? NULL : detail);

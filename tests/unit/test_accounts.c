@@ -2,7 +2,15 @@
 
 #include <event2/event.h>
 
+#include <unistd.h>
+
+#include "api/authcache.h"
+#include "app.h"
 #include "glm/accounts.h"
+#include "util/buf.h"
+
+/* authcache splits lists with api_bearer_tokens, whose module needs app. */
+struct app app;
 
 struct got {
     int calls;
@@ -217,6 +225,223 @@ TEST(a_free_account_behind_waiters_is_granted_from_the_loop_not_inside_lease)
     accounts_release(p, a, ACCOUNT_DONE, NULL);
     CHECK_INT(waiter.calls, 1);
     accounts_release(p, waiter.a, ACCOUNT_DONE, NULL);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+/* ---- issue 12: the O(1) structures, busy, dead ------------------------- */
+
+TEST(a_set_lists_its_idle_accounts_in_lease_order)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *c[4] = { accounts_get(p, "i1", 0), accounts_get(p, "i2", 0),
+                             accounts_get(p, "i3", 0), accounts_get(p, "i1", 0) };
+    struct account_set *s = accounts_set_new(p, c, 4);
+    CHECK_INT(accounts_set_size(s), 3); /* i1 once */
+    CHECK(accounts_set_idle_head(p, s) == c[0]); /* created first */
+    struct got g1 = { 0 }, g2 = { 0 };
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g1);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g2);
+    CHECK(g1.a == c[0] && g2.a == c[1]);
+    CHECK(accounts_set_idle_head(p, s) == c[2]); /* leased ones are passed over */
+    accounts_release(p, g2.a, ACCOUNT_DONE, NULL);
+    accounts_release(p, g1.a, ACCOUNT_DONE, NULL);
+    /* Lease order, not release order: i3 (never leased), then i1, then i2. */
+    CHECK(accounts_set_idle_head(p, s) == c[2]);
+    struct got g3 = { 0 }, g4 = { 0 }, g5 = { 0 };
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g3);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g4);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g5);
+    CHECK(g3.a == c[2] && g4.a == c[0] && g5.a == c[1]);
+    CHECK(accounts_set_idle_head(p, s) == NULL);
+    /* A cooling account leaves the list; a dead one too. */
+    accounts_release(p, g3.a, ACCOUNT_TRANSIENT, "HTTP 500");
+    accounts_release(p, g4.a, ACCOUNT_REJECTED, NULL);
+    accounts_release(p, g5.a, ACCOUNT_DONE, NULL);
+    CHECK(accounts_set_idle_head(p, s) == c[1]);
+    accounts_note(p, c[2], ACCOUNT_DONE, "token check: live");
+    CHECK(accounts_set_idle_head(p, s) == c[1]); /* back, at the tail */
+    struct got g6 = { 0 }, g7 = { 0 };
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g6);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g7);
+    CHECK(g6.a == c[1] && g7.a == c[2]);
+    accounts_release(p, g6.a, ACCOUNT_DONE, NULL);
+    accounts_release(p, g7.a, ACCOUNT_DONE, NULL);
+    accounts_set_unref(p, s);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(an_account_leased_through_one_set_is_not_idle_in_another)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct account *a = accounts_get(p, "shared", 0), *b = accounts_get(p, "own", 0);
+    struct account *va[1] = { a }, *vab[2] = { a, b };
+    struct account_set *s1 = accounts_set_new(p, va, 1), *s2 = accounts_set_new(p, vab, 2);
+    struct got g = { 0 };
+    accounts_lease_set(p, s1, NULL, 0, got_cb, &g);
+    CHECK(g.a == a);
+    CHECK(accounts_set_idle_head(p, s2) == b);
+    CHECK(accounts_set_idle_head(p, s1) == NULL);
+    accounts_release(p, a, ACCOUNT_DONE, NULL);
+    CHECK(accounts_set_idle_head(p, s1) == a);
+    CHECK(accounts_set_idle_head(p, s2) == b); /* b was never leased: it goes first */
+    accounts_set_unref(p, s1);
+    accounts_set_unref(p, s2);
+    accounts_unref(p, a);
+    accounts_unref(p, b);
+    CHECK_INT(accounts_count(p), 2);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(busy_is_short_and_cooling_longer_than_the_queue_wait_is_refused_at_once)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    accounts_configure(p, 5000, 0);
+    struct account *c[1] = { accounts_get(p, "busy", 0) };
+    struct account_set *s = accounts_set_new(p, c, 1);
+    accounts_note(p, c[0], ACCOUNT_BUSY, "10061");
+    accounts_note(p, c[0], ACCOUNT_BUSY, "10061");
+    accounts_note(p, c[0], ACCOUNT_BUSY, "10061"); /* no growth */
+    CHECK(account_cooling_left(c[0]) > 4.0 && account_cooling_left(c[0]) <= 5.0);
+    CHECK(strcmp(account_cause(c[0]), "busy") == 0);
+    CHECK_INT(accounts_set_retry_after(p, s), 5);
+    struct got g = { 0 };
+    CHECK(accounts_lease_set(p, s, NULL, 0, got_cb, &g) == NULL);
+    CHECK_INT(g.calls, 1);
+    CHECK_INT(g.err, LEASE_COOLING);
+    CHECK_INT(accounts_queue_len(p), 0);
+    struct buf b;
+    buf_init(&b, 4096);
+    CHECK_INT(accounts_json(p, &b), 0);
+    CHECK(strstr(buf_cstr(&b), "\"state\":\"cooling\"") != NULL);
+    CHECK(strstr(buf_cstr(&b), "\"cause\":\"busy\"") != NULL);
+    CHECK(strstr(buf_cstr(&b), "\"cooling_left\":4.") != NULL ||
+          strstr(buf_cstr(&b), "\"cooling_left\":5.0") != NULL);
+    buf_cleanup(&b);
+    accounts_set_unref(p, s);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_waiter_is_refused_when_its_leased_account_comes_back_cooling_past_its_deadline)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    accounts_configure(p, 5000, 0);
+    struct account *c[1] = { accounts_get(p, "x", 0) };
+    struct account_set *s = accounts_set_new(p, c, 1);
+    struct got first = { 0 }, w = { 0 };
+    accounts_lease_set(p, s, NULL, 0, got_cb, &first);
+    CHECK(accounts_lease_set(p, s, NULL, 0, got_cb, &w) != NULL);
+    accounts_release(p, first.a, ACCOUNT_BUSY, "10061");
+    CHECK_INT(w.calls, 1); /* at once, not after the queue wait */
+    CHECK_INT(w.err, LEASE_COOLING);
+    accounts_set_unref(p, s);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_dead_account_is_tried_once_more_after_the_recheck_time)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    accounts_configure(p, 0, 50);
+    struct account *c[1] = { accounts_get(p, "conf", 1) };
+    struct account_set *s = accounts_set_new(p, c, 1);
+    accounts_note(p, c[0], ACCOUNT_REJECTED, NULL);
+    struct got g = { 0 };
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g);
+    CHECK_INT(g.err, LEASE_ALL_DEAD);
+    usleep(80 * 1000);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g);
+    CHECK_INT(g.err, LEASE_OK);
+    CHECK(g.a == c[0]);
+    CHECK_INT(account_state(c[0]), ACCOUNT_DEAD); /* until the refresh says otherwise */
+    accounts_release(p, g.a, ACCOUNT_DONE, "ok");
+    CHECK_INT(account_state(c[0]), ACCOUNT_OK);
+    /* Refused again: dead again, for another recheck time. */
+    accounts_note(p, c[0], ACCOUNT_REJECTED, NULL);
+    accounts_lease_set(p, s, NULL, 0, got_cb, &g);
+    CHECK_INT(g.err, LEASE_ALL_DEAD);
+    accounts_set_unref(p, s);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(a_dead_stranger_is_forgotten_after_the_recheck_time)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    accounts_configure(p, 0, 50);
+    struct account *a = accounts_get(p, "stranger", 0);
+    accounts_note(p, a, ACCOUNT_REJECTED, NULL);
+    accounts_unref(p, a);
+    CHECK(accounts_find(p, "stranger") == a);
+    usleep(80 * 1000);
+    accounts_unref(p, accounts_get(p, "someone else", 0)); /* the pool looks at the time */
+    CHECK(accounts_find(p, "stranger") == NULL);
+    CHECK_INT(accounts_count(p), 1);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(the_auth_cache_reuses_a_list_and_drops_the_least_recently_used)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct authcache *c = authcache_new(2);
+    CHECK(authcache_get(c, p, NULL) == NULL);
+    CHECK(authcache_get(c, p, "Basic abc") == NULL);
+    CHECK(authcache_get(c, p, "Bearer  , ") == NULL);
+    struct account_set *a1 = authcache_get(c, p, "Bearer t1, t2,t1");
+    CHECK_INT(accounts_set_size(a1), 2);
+    struct account_set *a2 = authcache_get(c, p, "Bearer t1, t2,t1");
+    CHECK(a1 == a2);
+    CHECK_INT(authcache_hits(c), 1);
+    CHECK_INT(authcache_misses(c), 1);
+    struct account_set *b = authcache_get(c, p, "Bearer t3");
+    accounts_set_unref(p, authcache_get(c, p, "Bearer t1, t2,t1")); /* a is the most recent */
+    struct account_set *d = authcache_get(c, p, "Bearer t4");   /* drops b */
+    CHECK_INT(authcache_count(c), 2);
+    CHECK_INT(authcache_misses(c), 3);
+    struct account_set *b2 = authcache_get(c, p, "Bearer t3");   /* parsed again: drops a */
+    CHECK_INT(authcache_misses(c), 4);
+    CHECK(accounts_set_at(b2, 0) == accounts_set_at(b, 0));    /* the same account */
+    /* A set dropped from the cache lives on while a request holds it. */
+    CHECK(accounts_set_at(a1, 0) == accounts_find(p, "t1"));
+    accounts_set_unref(p, a1);
+    accounts_set_unref(p, a2);
+    accounts_set_unref(p, b);
+    accounts_set_unref(p, b2);
+    accounts_set_unref(p, d);
+    authcache_free(c, p);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(fingerprints_and_listings_never_hold_the_token)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    const char *tok = "abcdef0123456789-secret-refresh-token";
+    struct account *a = accounts_get(p, tok, 0);
+    CHECK_INT(strlen(account_fp(a)), 6);
+    CHECK(strstr(tok, account_fp(a)) == NULL);
+    struct account *hexy = accounts_get(p, "abcdef", 0); /* a token that looks like one */
+    CHECK(strcmp(account_fp(hexy), "abcdef") != 0);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    CHECK_INT(accounts_json(p, &b), 0);
+    CHECK(strstr(buf_cstr(&b), "secret") == NULL);
+    CHECK(strstr(buf_cstr(&b), "\"abcdef\"") == NULL);
+    buf_cleanup(&b);
+    accounts_unref(p, a);
+    accounts_unref(p, hexy);
     accounts_free(p);
     event_base_free(base);
 }
