@@ -147,6 +147,12 @@ END {
         row_long(sprintf("3. %.0f KB answer, v1 (1,000 frames, %.0f MB)", med("s3-v1-half", "answer_bytes") / 1024, med("s3-v1-half", "upstream_bytes") / 1048576), "s3-v1-half")
     row_slow(sprintf("4. %d slow streams (1 frame/s, held ~30 s; accounts known)", med("s4", "conns")), "s4")
     row_slow(sprintf("4. %d slow streams", med("s4-small", "conns")), "s4-small")
+    row_load("6. pool size: 1 account in the header, c=50", "s6-header-1", "")
+    row_load("6. pool size: 64 accounts in the header, c=50", "s6-header-64", "")
+    row_load("6. pool size: 600 accounts in the header, c=50", "s6-header-600", "")
+    row_load("6. pool size: 1 server-side account, c=50", "s6-server-1", "")
+    row_load("6. pool size: 64 server-side accounts, c=50", "s6-server-64", "")
+    row_load("6. pool size: 600 server-side accounts, c=50", "s6-server-600", "")
     printf "\nColumns: completions/s, latency, CPU and peak RSS come from wrk keeping every connection busy (the machine saturated: wrk, server and mock share its CPUs); scenario 4 from bench/loadgen, where latency is the whole stream. First token: a separate paced run with the same number of connections sending 500 requests a second in all (well below capacity, so that it times the server rather than the queue for the CPU), from sending the request to the first content delta (the mock: to its first text frame); added by the server: that time through the server minus the same through the mock alone (scenario 5). The relay rows put that in scale: bench/relay is a proxy that does nothing but copy bytes (two blocking threads per connection, each write as soon as its read returns), so what it adds is what one more process in the path costs on this machine (wake-ups, copies, three processes on two CPUs) before any work. RSS per stream: (peak RSS - RSS before the load) / concurrent streams; in scenario 4 \"before the load\" is the server once each stream's account has refreshed its token (a warm-up of one quick answer per account), so that the figure is what an open stream costs, not what a new account costs.\n\n"
 
     if (has("s3-v1")) {
@@ -212,6 +218,14 @@ END {
     if (has("s4-small")) {
         c = med("s4-small", "peak_kb") / 1024
         target(sprintf("4: %d concurrent streams < 30 MB in all", med("s4-small", "conns")), sprintf("%.1f MB", c), c < 30)
+    }
+    if (has("s6-header-64") && has("s6-header-600")) {
+        a = med("s6-header-64", "cpu_per_k"); b = med("s6-header-600", "cpu_per_k")
+        target("6 (issue 12): 600 accounts in the header cost within 15 % of 64 (CPU s per 1,000)", sprintf("%.3f vs %.3f (%+.0f %%)", b, a, a > 0 ? (b / a - 1) * 100 : 0), b <= a * 1.15)
+    }
+    if (has("s6-server-64") && has("s6-server-600")) {
+        a = med("s6-server-64", "cpu_per_k"); b = med("s6-server-600", "cpu_per_k")
+        target("6 (issue 12): 600 server-side accounts cost within 15 % of 64 (CPU s per 1,000)", sprintf("%.3f vs %.3f (%+.0f %%)", b, a, a > 0 ? (b / a - 1) * 100 : 0), b <= a * 1.15)
     }
     if (has("soak")) {
         g = growth("soak")

@@ -272,6 +272,42 @@ hwm_kb=$hwm idle_kb=$SRV_IDLE_KB errors=$errs completions=$n"
     done
 }
 
+# ---- scenario 6: pool size -------------------------------------------------------------
+# pool_load NAME HOW N: short streamed answers at c=50 with N accounts, all named
+# in every request's Authorization header (HOW=header) or configured on the
+# server (HOW=server, requests without Authorization). The figure is the
+# server's CPU per 1,000 answers: it must not grow with N (issue 12).
+pool_load() {
+    local name=$1 how=$2 n=$3 c=50 toks args=()
+    if [ "$how" = server ]; then
+        toks=none
+        args=(--refresh-tokens "$(seq -s, 0 $((n - 1)) | sed 's/\([0-9]*\)/pool-\1/g')")
+    else
+        toks=list:$n
+    fi
+    for run in $(seq "$RUNS"); do
+        start_mock
+        start_server "${args[@]}"
+        local url="http://127.0.0.1:$SRV_PORT/v1/chat/completions"
+        # Warm-up: the accounts refresh their tokens (the last ones as the
+        # least recently used come round).
+        wrk_run "$url" "$c" "$WARM" "$W/s1.json" "$toks" '[DONE]' '{"error":' /v1/chat/completions >/dev/null
+        local t0 t1 line
+        t0=$(cpu_ticks "$SRV_PID")
+        line=$(wrk_run "$url" "$c" "$DUR" "$W/s1.json" "$toks" '[DONE]' '{"error":' /v1/chat/completions)
+        t1=$(cpu_ticks "$SRV_PID")
+        local nreq errs
+        nreq=$(kv "$line" requests)
+        errs=$(( $(kv "$line" err_connect) + $(kv "$line" err_read) + $(kv "$line" err_write) +
+                 $(kv "$line" err_status) + $(kv "$line" err_timeout) + $(kv "$line" err_body) ))
+        record "$name" "$run" "conns=$c accounts=$n how=$how rps=$(awk -v r="$nreq" -v d="$(kv "$line" duration_s)" 'BEGIN{printf "%.1f", r/d}') \
+lat_p50_ms=$(kv "$line" lat_p50_ms) lat_p99_ms=$(kv "$line" lat_p99_ms) \
+cpu_per_k=$(awk -v t=$((t1 - t0)) -v n="$nreq" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+hwm_kb=$(hwm_kb "$SRV_PID") idle_kb=$SRV_IDLE_KB errors=$errs completions=$nreq"
+        stop_all
+    done
+}
+
 # ---- scenario 5: the same request straight to the mock (the floor) -------------------
 mock_load() { # mock_load NAME CONNS UPBODY
     local name=$1 c=$2 b=$3
@@ -469,6 +505,11 @@ want s4-small && { note "scenario 4: $S4B_STREAMS slow streams"; slow_streams s4
 want s5-c1 && { note "scenario 5: the mock directly, concurrency 1"; mock_load s5-c1 1 "$W/up-short.json"; }
 want s5-c50 && { note "scenario 5: the mock directly, concurrency 50"; mock_load s5-c50 50 "$W/up-short.json"; }
 want s5-c500 && { note "scenario 5: the mock directly, concurrency 500"; mock_load s5-c500 500 "$W/up-short.json"; }
+for how in header server; do
+    for n in 1 64 600; do
+        want "s6-$how-$n" && { note "scenario 6: pool size, $n account(s) in the $how, c=50"; pool_load "s6-$how-$n" "$how" "$n"; }
+    done
+done
 want soak && { note "soak: $SOAK mixed requests"; soak soak "$SOAK" "$SOAK_AT" "$SERVER" 2000; }
 want soak-queue && { note "soak with account waits: $((SOAK / 5)) mixed requests"
                      soak soak-queue $((SOAK / 5)) $((SOAK_AT / 5)) "$SERVER" 160; }

@@ -256,6 +256,22 @@ static int put_accounts(struct buf *b, const struct metrics_gauges *g)
         if (rc == 0)
             rc = buf_puts(b, "} 1\n");
     }
+    if (rc == 0)
+        rc = put_head(b, "glm_account_cooling_seconds", "gauge",
+                      "Seconds until a cooling account is used again, with the reason it cools.");
+    for (size_t i = 0; i < g->naccounts && rc == 0; i++) {
+        if (strcmp(g->accounts[i].state, "cooling") != 0)
+            continue;
+        rc = buf_puts(b, "glm_account_cooling_seconds{");
+        if (rc == 0)
+            rc = put_label(b, "account", g->accounts[i].fp);
+        if (rc == 0)
+            rc = buf_putc(b, ',');
+        if (rc == 0)
+            rc = put_label(b, "reason", g->accounts[i].cause ? g->accounts[i].cause : "unknown");
+        if (rc == 0)
+            rc = buf_printf(b, "} %.1f\n", g->accounts[i].cooling_left);
+    }
     return rc;
 }
 

@@ -45,6 +45,8 @@ void metrics_fetch_refused(const char *reason);
 struct metrics_account {
     const char *fp;     /* fingerprint */
     const char *state;  /* "ok", "cooling", "dead" */
+    const char *cause;  /* the last thing learnt: "busy", "transient", "refused", ... (or NULL) */
+    double cooling_left; /* seconds, when cooling */
 };
 
 struct metrics_gauges {

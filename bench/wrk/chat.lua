@@ -9,7 +9,9 @@
 -- account is busy) or a file of tokens, one per line (access tokens for the
 -- mock, which refuses a second stream of the same account: the threads
 -- share the file out, and N >= 4 x connections per thread keeps requests of
--- one account apart). MUST is a string every 200 body must contain
+-- one account apart), or "list:N" (every request names the same N refresh
+-- tokens "pool-<i>" in one Authorization header), or "none" (no
+-- Authorization header: the server's own accounts). MUST is a string every 200 body must contain
 -- ("[DONE]" for a stream); ERROR one it must not (an error event); either
 -- may be "". T repeats wrk's thread count (a thread's init() may run before
 -- the next thread's setup(), so the script cannot count them itself).
@@ -34,7 +36,13 @@ function init(args)
   local nthr = tonumber(args[6])
   local toks = {}
   local n = tonumber(args[2])
-  if n then
+  if args[2] == "none" then
+    toks[1] = false
+  elseif args[2]:sub(1, 5) == "list:" then
+    local list = {}
+    for j = 0, tonumber(args[2]:sub(6)) - 1 do list[#list + 1] = "pool-" .. j end
+    toks[1] = table.concat(list, ",")
+  elseif n then
     for i = 0, n - 1 do toks[#toks + 1] = i .. "-" .. tid end
   else
     -- threads take every nthreads-th line, starting at their own
@@ -46,11 +54,12 @@ function init(args)
   end
   reqs = {}
   for i, t in ipairs(toks) do
-    reqs[i] = wrk.format("POST", path, {
+    local h = {
       ["Host"] = wrk.host .. ":" .. wrk.port,
       ["Content-Type"] = "application/json",
-      ["Authorization"] = "Bearer " .. t,
-    }, body)
+    }
+    if t then h["Authorization"] = "Bearer " .. t end
+    reqs[i] = wrk.format("POST", path, h, body)
   end
   nreq = #reqs
   i = 0

@@ -39,6 +39,8 @@ static size_t collect_accounts(json_t *root, struct metrics_account *acc, size_t
                 continue;
             acc[n].fp = fp;
             acc[n].state = state;
+            acc[n].cause = json_string_value(json_object_get(a, "cause"));
+            acc[n].cooling_left = json_number_value(json_object_get(a, "cooling_left"));
             n++;
         }
     }

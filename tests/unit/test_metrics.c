@@ -239,12 +239,18 @@ TEST(histogram_buckets_are_cumulative_with_sum_and_count)
 TEST(accounts_by_state_and_fingerprint)
 {
     metrics_reset();
-    struct metrics_account acc[] = { { "a1b2c3", "ok" }, { "d4e5f6", "dead" }, { "0099aa", "ok" } };
-    char *t = render(acc, 3);
+    struct metrics_account acc[] = { { "a1b2c3", "ok", "ok", 0 },
+                                     { "d4e5f6", "dead", "rejected", 0 },
+                                     { "0099aa", "ok", NULL, 0 },
+                                     { "77ee00", "cooling", "busy", 2.5 } };
+    char *t = render(acc, 4);
     char line[512] = "";
     CHECK(format_error(t, line, sizeof(line)) == NULL);
     CHECK(sample(t, "glm_accounts{state=\"ok\"}") == 2);
-    CHECK(sample(t, "glm_accounts{state=\"cooling\"}") == 0);
+    CHECK(sample(t, "glm_accounts{state=\"cooling\"}") == 1);
+    /* Cooling: the time left and why; the others have no such series. */
+    CHECK(sample(t, "glm_account_cooling_seconds{account=\"77ee00\",reason=\"busy\"}") == 2.5);
+    CHECK(strstr(t, "glm_account_cooling_seconds{account=\"a1b2c3\"") == NULL);
     CHECK(sample(t, "glm_accounts{state=\"dead\"}") == 1);
     CHECK(sample(t, "glm_account_state{account=\"d4e5f6\",state=\"dead\"}") == 1);
     CHECK(sample(t, "glm_account_state{account=\"a1b2c3\",state=\"ok\"}") == 1);
