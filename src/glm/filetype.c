@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "util/crypto.h"
+#include "util/jstr.h"
 #include "util/xalloc.h"
 
 static const struct {
@@ -124,15 +125,12 @@ static int looks_like_text(const unsigned char *p, size_t n)
             i++;
             continue;
         }
-        size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-        if (!len || (c >= 0xf0 && len != 4))
+        size_t len;
+        long cp = jstr_utf8_decode((const char *)p + i, n - i, &len);
+        if (cp == JSTR_UTF8_CUT)
+            return 1; /* the sample ends inside a character */
+        if (cp == JSTR_UTF8_BAD)
             return 0;
-        for (size_t k = 1; k < len; k++) {
-            if (i + k >= n)
-                return 1;
-            if ((p[i + k] & 0xc0) != 0x80)
-                return 0;
-        }
         i += len;
     }
     return 1;
@@ -277,12 +275,8 @@ void filetype_filename(const char *name_or_url, const char *mime, char *out, siz
     for (size_t i = 0; i < sn && cn < 120;) {
         unsigned char c = (unsigned char)seg[i];
         if (c >= 0x80) {
-            size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 && c < 0xf0 ? 3
-                       : c >= 0xc2 && c < 0xe0 ? 2 : 0;
-            int ok = len && i + len <= sn;
-            for (size_t k = 1; ok && k < len; k++)
-                ok = ((unsigned char)seg[i + k] & 0xc0) == 0x80;
-            if (ok && cn + len <= 120) {
+            size_t len = jstr_utf8_len(seg + i, sn - i);
+            if (len && cn + len <= 120) {
                 memcpy(clean + cn, seg + i, len);
                 cn += len;
                 i += len;

@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "util/buf.h"
+#include "util/jstr.h"
 #include "util/xalloc.h"
 
 #define DEFAULT_MAX_HEADER (64u * 1024)
@@ -131,23 +132,6 @@ static void conn_free(struct conn *c);
 static int status_has_no_body(int status)
 {
     return status < 200 || status == 204 || status == 304;
-}
-
-/* Appends s as the inside of a JSON string; anything not printable ASCII
- * becomes \u00XX so the result is valid JSON whatever the bytes. */
-static int json_escape(struct buf *b, const char *s)
-{
-    int rc = 0;
-    for (; *s && rc == 0; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            rc = buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            rc = buf_printf(b, "\\u%04x", ch);
-        else
-            rc = buf_putc(b, (char)ch);
-    }
-    return rc;
 }
 
 static struct evbuffer *conn_out(const struct conn *c)
@@ -374,9 +358,9 @@ static void conn_fail(struct conn *c, int status, const char *code, const char *
 
     struct buf b;
     buf_init(&b, 2048);
-    int rc = buf_puts(&b, "{\"error\":{\"message\":\"");
-    rc = rc ? rc : json_escape(&b, msg);
-    rc = rc ? rc : buf_printf(&b, "\",\"type\":\"invalid_request_error\",\"param\":null,"
+    int rc = buf_puts(&b, "{\"error\":{\"message\":");
+    rc = rc ? rc : json_append_string(&b, msg, strlen(msg));
+    rc = rc ? rc : buf_printf(&b, ",\"type\":\"invalid_request_error\",\"param\":null,"
                                   "\"code\":\"%s\"}}", code);
     if (rc == 0) {
         evbuffer_add_printf(conn_out(c),
