@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char err[256];
         struct model_route route;
         if (models_table_check(cfg.models, err, sizeof(err)) == 0) {
-            (void)models_resolve("glm-4-think", cfg.default_assistant, cfg.models, &route);
-            (void)models_resolve(cfg.models, cfg.default_assistant, cfg.models, &route);
+            enum models_era era = models_era_of(cfg.upstream_era);
+            (void)models_resolve("glm-4-think", cfg.default_assistant, cfg.models, era, &route);
+            (void)models_resolve(cfg.models, cfg.default_assistant, cfg.models, era, &route);
         }
     }
     config_free();

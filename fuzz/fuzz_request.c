@@ -27,8 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const char *model = json_string_value(json_object_get(root, "model"));
     struct model_route route;
+    enum models_era era = size & 1 ? MODELS_ERA_2025 : MODELS_ERA_2026; /* both sites */
     FUZZ_ASSERT(models_resolve(model && *model ? model : "glm-4", "65940acff94777010aa6b796", "",
-                               &route) == 0);
+                               era, &route) == 0);
     const char *conv = json_string_value(json_object_get(root, "conversation_id"));
     int given = conv && prompt_conversation_id_valid(conv);
     json_t *msgs = json_object_get(root, "messages");
