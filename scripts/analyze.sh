@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Static analysis of src/: gcc's -fanalyzer on every file, then cppcheck.
+# Static analysis of src/: gcc's -fanalyzer on every file, cppcheck, and the
+# include rules of docs/layout.md (scripts/check-layers.sh).
 # The goal is zero findings. A finding that is wrong gets a justification
 # where it is silenced: for cppcheck a line in scripts/cppcheck.supp with the
 # reason above it; for the analyzer a comment and a pragma at the spot (or
 # better, code that makes the fact plain).
-#   scripts/analyze.sh            both
-#   scripts/analyze.sh gcc|cppcheck
+#   scripts/analyze.sh            all three
+#   scripts/analyze.sh gcc|cppcheck|layers
+# (layers: the include rules of docs/layout.md, scripts/check-layers.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 O=build/analyze
@@ -24,6 +26,11 @@ if [ "$what" = all ] || [ "$what" = gcc ]; then
             -O1 -fanalyzer -Isrc -DGLM_VERSION=\"analyze\" '"$(pkg-config --cflags $PKGS)"' \
             -c -o /dev/null {} >"$out" 2>&1 || { echo "analyze: gcc -fanalyzer: findings in {}"; cat "$out"; exit 1; }'
     [ $? -eq 0 ] || status=1
+fi
+
+if [ "$what" = all ] || [ "$what" = layers ]; then
+    echo "analyze: the dependency rules of docs/layout.md"
+    ./scripts/check-layers.sh || status=1
 fi
 
 if [ "$what" = all ] || [ "$what" = cppcheck ]; then
