@@ -82,7 +82,7 @@ static void take(struct run *x)
     digest_add(x, rs, rl);
     if (x->mode != MODE_FULL)
         return;
-    struct openai_meta m = { render_conversation_id(x->r), "glm-4", 1700000000 };
+    struct openai_meta m = { render_conversation_id(x->r), "glm-4", 1700000000, 0 };
     x->tokens += usage_estimate(c, cl) + usage_estimate(rs, rl);
     buf_reset(&x->out);
     if (openai_sse_delta(&x->out, &m, c, cl, rs, rl) < 0)

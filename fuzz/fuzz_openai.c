@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_cleanup(&b);
         return 0;
     }
-    struct openai_meta m = { "670dd192ac7938d40c0003a1", "glm-4", 1700000000 };
+    struct openai_meta m = { "670dd192ac7938d40c0003a1", "glm-4", 1700000000, 0 };
     FUZZ_ASSERT(openai_sse_delta(&b, &m, s, size, s, size / 2) == 0);
     FUZZ_ASSERT(b.len > 8 && memcmp(b.data, "data: ", 6) == 0 &&
                 memcmp(b.data + b.len - 2, "\n\n", 2) == 0);

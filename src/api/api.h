@@ -12,6 +12,8 @@ void api_dispatch(void *arg, struct http_req *req);
 void chat_handle(struct api_req *a);
 void images_handle(struct api_req *a);
 void models_handle(struct api_req *a);
+/* GET /v1/models/{model}; id is the path after "/v1/models/". */
+void model_get_handle(struct api_req *a, const char *id);
 void ping_handle(struct api_req *a);
 void welcome_handle(struct api_req *a);
 void web_page_handle(struct api_req *a);  /* api/web.c: the page for browsers, else welcome */

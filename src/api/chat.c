@@ -19,12 +19,14 @@
 #include "api/attempt.h"
 #include "api/authcache.h"
 #include "api/chat_check.h"
+#include "api/chat_shape.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/prompt.h"
+#include "glm/toolprompt.h"
 #include "glm/request.h"
 #include "glm/upload.h"
 #include "http/server.h"
@@ -33,6 +35,7 @@
 #include "net/upcall.h"
 #include "stream/openai.h"
 #include "stream/render.h"
+#include "stream/shape.h"
 #include "stream/sse.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -84,10 +87,27 @@ struct chat_job {
     /* metrics */
     struct timespec call_t0;      /* the stream call was started */
     int first_text;               /* time to first token observed */
+    /* shaping (tools, JSON output, stop, length): NULL when none is asked */
+    struct chat_shape opts;
+    struct toolcall_decl *decls;
+    struct shape *shape;
+    struct render_opts ro;
+    int shaped_done;              /* the writer got finish (or error) */
+    const char *finish_reason;    /* what it said, for finish_client */
+    int cut_upstream;             /* the answer is complete early: abort the transfer */
+    int repair_pending;           /* a repair turn follows this answer */
+    int repaired;
+    char *cont_conv;              /* the conversation the repair turn continues */
+    json_t *calls;                /* non-stream: the tool calls */
+    char call_id[64], call_name[128];
+    struct buf call_args;
+    struct answer_usage usage;    /* as the stages let it through */
 };
 
 static void job_maybe_free(struct chat_job *j);
 static void delete_conversation(struct chat_job *j);
+static void put_tool_calls(struct chat_job *j, struct buf *b);
+static void start_stream_call(struct chat_job *j);
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -157,6 +177,12 @@ static void job_free(struct chat_job *j)
     json_decref(j->files);
     json_decref(j->images);
     event_free(j->reaper);
+    shape_free(j->shape);
+    chat_shape_cleanup(&j->opts);
+    free(j->decls);
+    free(j->cont_conv);
+    json_decref(j->calls);
+    buf_cleanup(&j->call_args);
     free(j);
 }
 
@@ -195,7 +221,8 @@ static void client_error(struct chat_job *j, int status, const char *code, const
 
 static struct openai_meta job_meta(const struct chat_job *j)
 {
-    struct openai_meta m = { render_conversation_id(j->render), j->model, j->created };
+    struct openai_meta m = { render_conversation_id(j->render), j->model, j->created,
+                             j->include_usage };
     return m;
 }
 
@@ -203,6 +230,10 @@ static struct openai_usage job_usage(const struct chat_job *j)
 {
     struct openai_usage u = { j->prompt_tokens, j->completion_tokens + j->reasoning_tokens,
                               j->reasoning_tokens };
+    if (j->shape && j->usage.completion_tokens && j->usage.completion_tokens < u.completion_tokens) {
+        u.completion_tokens = j->usage.completion_tokens; /* the length cutter's count */
+        u.reasoning_tokens = j->usage.reasoning_tokens;
+    }
     return u;
 }
 
@@ -245,7 +276,9 @@ static void finish_client(struct chat_job *j)
 {
     if (!j->a)
         return;
-    enum render_state st = render_get_state(j->render);
+    /* A shaped answer the stages finished early is complete, whatever the
+     * upstream was still sending. */
+    enum render_state st = j->shaped_done ? RENDER_DONE : render_get_state(j->render);
     if (st == RENDER_FAILED) {
         const char *msg = NULL;
         int code = render_error(j->render, &msg);
@@ -271,9 +304,15 @@ static void finish_client(struct chat_job *j)
                          "chatglm.cn closed the stream before the answer was complete");
         return;
     }
+    if (j->shape) { /* the stages may count less than was rendered (max_tokens) */
+        struct answer_usage au = { j->prompt_tokens, j->completion_tokens + j->reasoning_tokens,
+                                   j->reasoning_tokens };
+        struct sink k = shape_sink(j->shape);
+        (void)k.ops->usage(k.self, &au);
+    }
     struct openai_meta m = job_meta(j);
     struct openai_usage u = job_usage(j);
-    const char *reason = render_finish_reason(j->render);
+    const char *reason = j->finish_reason ? j->finish_reason : render_finish_reason(j->render);
     if (!reason)
         reason = "stop";
     if (j->stream) {
@@ -294,10 +333,234 @@ static void finish_client(struct chat_job *j)
             client_error(j, 500, NULL, "the answer does not fit the reply buffer");
             return;
         }
+        if (json_array_size(j->calls))
+            put_tool_calls(j, &b);
         api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
         buf_cleanup(&b);
     }
     j->a = NULL;
+}
+
+/* ---- the shaped answer (tools, JSON output, stop, length) --------------- */
+
+/* Non-stream: the calls go into the message, whose content is null when the
+ * model wrote no text. The object is small next to the work behind it, so it
+ * is edited as JSON. */
+static void put_tool_calls(struct chat_job *j, struct buf *b)
+{
+    json_t *o = json_loadb(b->data, b->len, 0, NULL);
+    json_t *msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
+    if (!msg) {
+        json_decref(o);
+        return;
+    }
+    json_object_set(msg, "tool_calls", j->calls);
+    if (!j->content.len)
+        json_object_set_new(msg, "content", json_null());
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s) {
+        buf_reset(b);
+        if (buf_puts(b, s) < 0)
+            LOGR(LOG_WARN, j->rid, "answer buffer full");
+        free(s);
+    }
+}
+
+/* The chat job as the last sink of the stages: OpenAI's chunks, or the
+ * collected answer. */
+static void put_delta(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
+{
+    if (!j->a)
+        return;
+    if (j->stream) {
+        start_client_stream(j);
+        struct openai_meta m = job_meta(j);
+        if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
+            client_write(j);
+    } else if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0) {
+        LOGR(LOG_WARN, j->rid, "answer buffer full");
+    }
+}
+
+static int w_start(void *self)
+{
+    (void)self;
+    return ANSWER_GO;
+}
+
+static int w_text(void *self, const char *s, size_t n)
+{
+    put_delta(self, s, n, NULL, 0);
+    return ANSWER_GO;
+}
+
+static int w_reasoning(void *self, const char *s, size_t n)
+{
+    put_delta(self, NULL, 0, s, n);
+    return ANSWER_GO;
+}
+
+static int w_tool_begin(void *self, int index, const char *id, const char *name)
+{
+    struct chat_job *j = self;
+    (void)index;
+    snprintf(j->call_id, sizeof(j->call_id), "%s", id);
+    snprintf(j->call_name, sizeof(j->call_name), "%s", name);
+    buf_reset(&j->call_args);
+    return ANSWER_GO;
+}
+
+static int w_tool_args(void *self, int index, const char *s, size_t n)
+{
+    struct chat_job *j = self;
+    (void)index;
+    return buf_append(&j->call_args, s, n) < 0 ? ANSWER_FULL : ANSWER_GO;
+}
+
+/* A call goes out whole: its first (and only) delta has the index, the id,
+ * the type, the name and all of the arguments. */
+static int w_tool_end(void *self, int index)
+{
+    struct chat_job *j = self;
+    json_t *call = json_pack("{s:s, s:s, s:{s:s, s:s%}}", "id", j->call_id, "type", "function",
+                             "function", "name", j->call_name, "arguments",
+                             buf_cstr(&j->call_args), j->call_args.len);
+    if (!call || !j->a) {
+        json_decref(call);
+        return ANSWER_GO;
+    }
+    if (!j->stream) {
+        if (!j->calls)
+            j->calls = json_array();
+        json_array_append_new(j->calls, call);
+        return ANSWER_GO;
+    }
+    start_client_stream(j);
+    json_t *tc = json_pack("{s:i}", "index", index);
+    json_object_update(tc, call);
+    json_decref(call);
+    json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:[o]}, s:n, s:n}]}", "id",
+                              render_conversation_id(j->render), "object", "chat.completion.chunk",
+                              "created", (json_int_t)j->created, "model", j->model, "choices",
+                              "index", 0, "delta", "tool_calls", tc, "logprobs", "finish_reason");
+    if (chunk && j->include_usage)
+        json_object_set_new(chunk, "usage", json_null());
+    char *s = chunk ? json_dumps(chunk, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(chunk);
+    if (s && buf_printf(&j->out, "data: %s\n\n", s) == 0)
+        client_write(j);
+    free(s);
+    return ANSWER_GO;
+}
+
+static int w_finish(void *self, enum answer_finish why, const char *stop)
+{
+    static const char *const reasons[] = { "stop", "length", "tool_calls", "content_filter" };
+    struct chat_job *j = self;
+    (void)stop;
+    j->shaped_done = 1;
+    j->finish_reason = reasons[why];
+    return ANSWER_GO;
+}
+
+static int w_error(void *self, const struct answer_error *e)
+{
+    struct chat_job *j = self;
+    j->shaped_done = 1;
+    client_error(j, e->status, e->code, "%s", e->message);
+    return ANSWER_GO;
+}
+
+static int w_usage(void *self, const struct answer_usage *u)
+{
+    struct chat_job *j = self;
+    j->usage = *u;
+    return ANSWER_GO;
+}
+
+static const struct sink_ops chat_writer_ops = {
+    w_start, w_text, w_reasoning, w_tool_begin, w_tool_args, w_tool_end,
+    w_finish, w_error, w_usage,
+};
+
+/* After a stage answered ANSWER_HALT: a repair turn, or the answer is
+ * complete early (a stop string, the length, the calls, the document). */
+static void shaped_halt(struct chat_job *j, int rc)
+{
+    const char *msg;
+    j->cut_upstream = 1;
+    j->terminal = 1;
+    if (shape_problem(j->shape, &msg) != SHAPE_REPAIR_NONE && !j->repaired) {
+        LOGR(LOG_INFO, j->rid, "a repair turn follows: %s", msg);
+        j->repair_pending = 1;
+        return;
+    }
+    if (rc == ANSWER_FULL)
+        client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
+    finish_client(j);
+    j->delete_wanted = 1;
+    schedule_reap(j);
+}
+
+static void shaped_feed(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
+{
+    struct sink k = shape_sink(j->shape);
+    int rc = ANSWER_GO;
+    if (rl)
+        rc = k.ops->reasoning(k.self, r, rl);
+    if (rc == ANSWER_GO && cl)
+        rc = k.ops->text(k.self, c, cl);
+    if (rc != ANSWER_GO && !j->terminal)
+        shaped_halt(j, rc);
+}
+
+/* The upstream answer ended well: the stages finish it. 1 when a repair
+ * turn follows instead. */
+static int shaped_finish(struct chat_job *j)
+{
+    if (!j->shape || j->shaped_done || j->terminal)
+        return j->repair_pending;
+    enum render_state st = render_get_state(j->render);
+    if (st != RENDER_DONE && st != RENDER_FILTERED)
+        return 0; /* failures are finish_client's to report */
+    struct sink k = shape_sink(j->shape);
+    (void)k.ops->finish(k.self, st == RENDER_FILTERED ? ANSWER_CONTENT_FILTER : ANSWER_STOP, NULL);
+    const char *msg;
+    if (!j->shaped_done && !j->repaired && shape_problem(j->shape, &msg) != SHAPE_REPAIR_NONE) {
+        LOGR(LOG_INFO, j->rid, "a repair turn follows: %s", msg);
+        j->repair_pending = 1;
+        j->terminal = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The repair turn: the same account and conversation, told what was wrong. */
+static void start_repair(struct chat_job *j)
+{
+    const char *msg;
+    enum shape_repair kind = shape_problem(j->shape, &msg);
+    struct buf p;
+    buf_init(&p, 64 * 1024);
+    int rc = kind == SHAPE_REPAIR_JSON
+                 ? toolprompt_repair_json(msg, j->opts.format == SHAPE_JSON_SCHEMA ? j->opts.schema
+                                                                                  : NULL, &p)
+                 : toolprompt_repair_call(msg, &p);
+    if (rc < 0)
+        buf_reset(&p);
+    free(j->cont_conv);
+    j->cont_conv = xstrdup(render_conversation_id(j->render));
+    free(j->prompt);
+    j->prompt = buf_take(&p, NULL);
+    j->repair_pending = 0;
+    j->repaired = 1;
+    j->terminal = 0;
+    j->cut_upstream = 0;
+    shape_retry(j->shape);
+    render_free(j->render);
+    j->render = render_new(&j->ro);
+    start_stream_call(j);
 }
 
 /* ---- the upstream stream ----------------------------------------------- */
@@ -320,7 +583,9 @@ static void relay(struct chat_job *j)
         j->reasoning_tokens += usage_estimate(r, rl);
     if (!j->a)
         return;
-    if (j->stream) {
+    if (j->shape) {
+        shaped_feed(j, c, cl, r, rl);
+    } else if (j->stream) {
         start_client_stream(j);
         struct openai_meta m = job_meta(j);
         if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
@@ -358,10 +623,14 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         return 0; /* not JSON: a heartbeat */
     if (j->first_frame)
         evtimer_del(j->first_frame);
-    if (j->stream && !j->started && render_conversation_id(j->render)[0])
+    /* A shaped answer starts with its first output: JSON output and refused
+     * calls can still be an HTTP error. */
+    if (j->stream && !j->started && !j->shape && render_conversation_id(j->render)[0])
         start_client_stream(j);
     relay(j);
-    if (render_get_state(j->render) != RENDER_RUNNING) {
+    if (render_get_state(j->render) != RENDER_RUNNING && !j->terminal) {
+        if (shaped_finish(j))
+            return 0; /* on_done starts the repair turn */
         j->terminal = 1;
         finish_client(j);
         /* Inside curl's write callback no transfer may be started. */
@@ -393,7 +662,7 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
 {
     (void)c;
     struct chat_job *j = arg;
-    if (j->client_gone)
+    if (j->client_gone || j->cut_upstream)
         return UPCALL_ABORT;
     if (j->terminal)
         return UPCALL_CONTINUE; /* the answer is complete: drain the rest */
@@ -404,6 +673,8 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
     metrics_upstream_bytes(len); /* after the pause: paused data comes again */
     j->stream_bytes += len;
     int rc = sse_feed(j->sse, data, len, on_event, j);
+    if (j->cut_upstream)
+        return UPCALL_ABORT; /* complete early (stop, length, calls) or a repair turn follows */
     if (rc == SSE_TOO_LONG) {
         LOGR(LOG_WARN, j->rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
         j->frame_too_long = 1;
@@ -495,6 +766,11 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
         job_maybe_free(j);
         return;
     }
+    if (j->repair_pending) {
+        start_repair(j);
+        job_maybe_free(j);
+        return;
+    }
     if (j->terminal) {
         if (j->linger)
             evtimer_del(j->linger);
@@ -512,6 +788,13 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
         if (!j->terminal) {
             render_end(j->render);
             relay(j);
+        }
+        if (j->repair_pending || (!j->terminal && shaped_finish(j))) {
+            start_repair(j);
+            job_maybe_free(j);
+            return;
+        }
+        if (!j->terminal) {
             if (res == UPCALL_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
                 client_error(j, 504, "upstream_timeout",
                              "chatglm.cn went silent for %ld s in the middle of the answer",
@@ -578,8 +861,10 @@ static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
 
 static void start_stream_call(struct chat_job *j)
 {
-    char *body = glm_stream_body(j->route.assistant_id, j->given_conv ? j->given_conv : "",
-                                 j->prompt, j->route.chat_mode, 1, j->files, j->images);
+    /* A repair turn continues the answer's conversation, attachments sent. */
+    const char *conv = j->cont_conv ? j->cont_conv : j->given_conv ? j->given_conv : "";
+    char *body = glm_stream_body(j->route.assistant_id, conv, j->prompt, j->route.chat_mode, 1,
+                                 j->cont_conv ? NULL : j->files, j->cont_conv ? NULL : j->images);
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
@@ -673,6 +958,74 @@ static void start_attachments(void *arg)
 
 /* ---- parsing the request ----------------------------------------------- */
 
+/* The stages the request asks for (none: the answer goes straight out). */
+static void shaped_setup(struct chat_job *j)
+{
+    const struct chat_shape *o = &j->opts;
+    if (!chat_shape_active(o))
+        return;
+    size_t nd = 0;
+    if (chat_shape_tools(o)) {
+        j->decls = xcalloc(o->tools.n, sizeof(*j->decls));
+        for (size_t i = 0; i < o->tools.n; i++) {
+            const struct tool_def *t = &o->tools.tools[i];
+            if (o->tools.choice == TOOL_CHOICE_NAMED && strcmp(t->name, o->tools.named) != 0)
+                continue;
+            j->decls[nd].name = t->name;
+            j->decls[nd++].parameters = t->parameters;
+        }
+    }
+    struct shape_opts so = {
+        .tools = j->decls,
+        .ntools = nd,
+        .parallel = o->tools.parallel,
+        .required = o->tools.choice == TOOL_CHOICE_REQUIRED || o->tools.choice == TOOL_CHOICE_NAMED,
+        .json = o->format == SHAPE_JSON_OBJECT ? SHAPE_JSON_ANY_OBJECT
+              : o->format == SHAPE_JSON_SCHEMA ? SHAPE_JSON_SCHEMA_DOC : SHAPE_JSON_NONE,
+        .schema = o->schema,
+        .stops = (const char *const *)o->stops,
+        .nstops = o->nstops,
+        .max_tokens = o->max_tokens,
+        .max_answer = (size_t)cfg.max_answer,
+    };
+    struct sink w = { &chat_writer_ops, j };
+    j->shape = shape_new(&so, w);
+}
+
+static int has_tool_history(const json_t *msgs)
+{
+    size_t i;
+    const json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (json_object_get(m, "tool_calls") || json_object_get(m, "function_call") ||
+            (role && (strcmp(role, "tool") == 0 || strcmp(role, "function") == 0)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The messages to merge (a new reference): tool calls and results as text,
+ * and the instructions for tools and JSON output first. */
+static json_t *shaped_messages(struct chat_job *j, json_t *msgs)
+{
+    struct buf t;
+    buf_init(&t, (size_t)TOOLS_MAX_TEXT + 65536);
+    int told = chat_shape_instructions(&j->opts, &t) == 0 && t.len;
+    if (!told && !has_tool_history(msgs)) {
+        buf_cleanup(&t);
+        return json_incref(msgs);
+    }
+    json_t *out = toolprompt_history(msgs);
+    if (!out)
+        out = json_incref(msgs);
+    if (told)
+        json_array_insert_new(out, 0, json_pack("{s:s, s:s%}", "role", "system", "content",
+                                                buf_cstr(&t), t.len));
+    buf_cleanup(&t);
+    return out;
+}
+
 /* Checks the OpenAI body (chat_check.c); on error answers 400 and returns -1. */
 static int validate(struct api_req *a, json_t *root)
 {
@@ -726,6 +1079,16 @@ void chat_handle(struct api_req *a)
         json_decref(root);
         return;
     }
+    /* tools, response_format, stop, max_tokens and the refusals */
+    struct chat_shape shp;
+    struct api_error serr;
+    if (chat_shape_parse(root, &shp, &serr) < 0) {
+        chat_shape_cleanup(&shp);
+        json_decref(root);
+        api_error(a, serr.status, serr.param[0] ? serr.param : NULL, serr.code, "%s",
+                  serr.message);
+        return;
+    }
     /* Attachments are read (data URLs decoded) before any account is used. */
     struct upload_list *uploads = NULL;
     struct upload_error uerr;
@@ -733,6 +1096,7 @@ void chat_handle(struct api_req *a)
                           (size_t)cfg.max_file, &uploads, &uerr) < 0) {
         json_decref(root);
         api_error(a, uerr.status, uerr.param[0] ? uerr.param : NULL, uerr.code, "%s", uerr.message);
+        chat_shape_cleanup(&shp);
         return;
     }
     json_t *model = json_object_get(root, "model");
@@ -744,6 +1108,7 @@ void chat_handle(struct api_req *a)
     struct account_set *cands = chat_accounts(a);
     if (!cands) {
         upload_list_free(uploads);
+        chat_shape_cleanup(&shp);
         json_decref(root);
         return;
     }
@@ -761,6 +1126,8 @@ void chat_handle(struct api_req *a)
     buf_init(&j->out, (size_t)cfg.max_answer + 65536);
     buf_init(&j->content, (size_t)cfg.max_answer + 65536);
     buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
+    buf_init(&j->call_args, (size_t)cfg.max_answer + 65536);
+    j->opts = shp; /* the job owns it now */
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
     attempt_init(&j->at, cands, &j->a, j->reaper, start_attachments, j);
 
@@ -798,12 +1165,16 @@ void chat_handle(struct api_req *a)
         .max_answer = (size_t)cfg.max_answer,
     };
     j->render = render_new(&ro);
+    j->ro = ro;
+    shaped_setup(j);
 
-    json_t *msgs = json_object_get(root, "messages");
+    json_t *msgs = shaped_messages(j, json_object_get(root, "messages"));
     struct buf p;
     buf_init(&p, (size_t)cfg.max_body * 2);
     int passthrough = j->given_conv || json_array_size(msgs) < 2;
-    if (prompt_merge(msgs, passthrough, "<|sytstem|>", &p) < 0) {
+    int merged = prompt_merge(msgs, passthrough, "<|sytstem|>", &p);
+    json_decref(msgs);
+    if (merged < 0) {
         buf_cleanup(&p);
         json_decref(root);
         client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");

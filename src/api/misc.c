@@ -1,6 +1,9 @@
 /* The small endpoints: /ping, the welcome page, /v1/models. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "api/api.h"
 #include "app.h"
@@ -23,6 +26,34 @@ void models_handle(struct api_req *a)
         return;
     }
     api_reply(a, 200, "application/json; charset=utf-8", b.data, b.len);
+    buf_cleanup(&b);
+}
+
+/* GET /v1/models/{model}: the list's entry for that id (OpenAI's retrieve). */
+void model_get_handle(struct api_req *a, const char *id)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    json_t *list = NULL, *found = NULL;
+    if (models_list_json(&b, cfg.models, models_era_of(cfg.upstream_era), app.started) == 0)
+        list = json_loadb(b.data, b.len, 0, NULL);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(list, "data"), i, m) {
+        const char *mid = json_string_value(json_object_get(m, "id"));
+        if (mid && strcmp(mid, id) == 0) {
+            found = m;
+            break;
+        }
+    }
+    char *s = found ? json_dumps(found, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s)
+        api_reply(a, 200, "application/json; charset=utf-8", s, strlen(s));
+    else
+        api_error(a, 404, "model", "model_not_found",
+                  "The model '%.100s' does not exist: GET /v1/models lists the models", id);
+    free(s);
+    json_decref(list);
     buf_cleanup(&b);
 }
 

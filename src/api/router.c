@@ -104,6 +104,12 @@ void api_dispatch(void *arg, struct http_req *req)
             return;
         }
     }
+    /* GET /v1/models/{model}: the one route with a parameter. */
+    if (!allowed && strncmp(path, "/v1/models/", 11) == 0 && path[11] && !strchr(path + 11, '/') &&
+        (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+        model_get_handle(a, path + 11);
+        return;
+    }
     if (allowed) {
         http_req_add_header(req, "Allow", strcmp(allowed, "POST") == 0 ? "POST, OPTIONS"
                                                                          : "GET, HEAD, OPTIONS");

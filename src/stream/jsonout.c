@@ -18,6 +18,7 @@ struct jsonout {
     int active;              /* a candidate is open */
     int depth, in_str, esc;
     int halted;
+    int calls;               /* tool calls came: the answer is theirs, not a document */
     char bad[400];           /* the first schema failure, for the message */
     char problem[512];
 };
@@ -123,6 +124,7 @@ static int jo_reasoning(void *self, const char *s, size_t n)
 static int jo_tool_begin(void *self, int index, const char *id, const char *name)
 {
     struct jsonout *j = self;
+    j->calls = 1;
     return j->halted ? ANSWER_HALT : j->next.ops->tool_begin(j->next.self, index, id, name);
 }
 
@@ -141,10 +143,12 @@ static int jo_tool_end(void *self, int index)
 static int jo_finish(void *self, enum answer_finish why, const char *stop)
 {
     struct jsonout *j = self;
-    (void)why;
-    (void)stop;
     if (j->halted)
         return ANSWER_HALT;
+    if (j->calls) {
+        j->halted = 1;
+        return j->next.ops->finish(j->next.self, why, stop);
+    }
     /* An unclosed candidate may hide a good document after its start. */
     while (j->active) {
         reset_scan(j, j->cand + 1);
@@ -222,5 +226,6 @@ void jsonout_retry(struct jsonout *j)
     j->halted = 0;
     j->bad[0] = '\0';
     j->problem[0] = '\0';
+    j->calls = 0;
     j->o.strict = 0;
 }

@@ -10,7 +10,8 @@
  * When the answer ends without a good document: in strict mode the stage
  * halts with a problem (for a repair turn) and forwards nothing; else it
  * forwards an error (502, "invalid_json_output") naming the problem, before
- * any content. Reasoning passes through. */
+ * any content. Reasoning and tool calls pass through; an answer with calls
+ * finishes as it is. */
 #ifndef GLM_JSONOUT_H
 #define GLM_JSONOUT_H
 

@@ -74,10 +74,11 @@ static int chunk_open(struct buf *out, const struct openai_meta *m)
     return 0;
 }
 
-static int chunk_close(struct buf *out, const char *finish_reason)
+static int chunk_close(struct buf *out, const struct openai_meta *m, const char *finish_reason)
 {
     if (buf_puts(out, ",\"logprobs\":null,\"finish_reason\":") < 0 ||
-        put_str_or_null(out, finish_reason) < 0 || buf_puts(out, "}]}\n\n") < 0)
+        put_str_or_null(out, finish_reason) < 0 ||
+        buf_puts(out, m->usage_null ? "}],\"usage\":null}\n\n" : "}]}\n\n") < 0)
         return -1;
     return 0;
 }
@@ -87,7 +88,7 @@ int openai_sse_role(struct buf *out, const struct openai_meta *m)
     size_t start = out->len;
     if (chunk_open(out, m) < 0 ||
         buf_puts(out, "{\"role\":\"assistant\",\"content\":\"\"}") < 0 ||
-        chunk_close(out, NULL) < 0)
+        chunk_close(out, m, NULL) < 0)
         return openai_fail(out, start);
     return 0;
 }
@@ -111,7 +112,7 @@ int openai_sse_delta(struct buf *out, const struct openai_meta *m, const char *c
             json_append_string(out, reasoning, reasoning_len) < 0)
             return openai_fail(out, start);
     }
-    if (buf_putc(out, '}') < 0 || chunk_close(out, NULL) < 0)
+    if (buf_putc(out, '}') < 0 || chunk_close(out, m, NULL) < 0)
         return openai_fail(out, start);
     return 0;
 }
@@ -120,7 +121,7 @@ int openai_sse_finish(struct buf *out, const struct openai_meta *m, const char *
 {
     size_t start = out->len;
     if (chunk_open(out, m) < 0 || buf_puts(out, "{}") < 0 ||
-        chunk_close(out, finish_reason ? finish_reason : "stop") < 0)
+        chunk_close(out, m, finish_reason ? finish_reason : "stop") < 0)
         return openai_fail(out, start);
     return 0;
 }
@@ -156,7 +157,8 @@ int openai_completion(struct buf *out, const struct openai_meta *m, const char *
     size_t start = out->len;
     if (openai_head(out, m, "chat.completion") < 0 ||
         buf_puts(out, "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":") < 0 ||
-        json_append_string(out, content ? content : "", content ? content_len : 0) < 0)
+        json_append_string(out, content ? content : "", content ? content_len : 0) < 0 ||
+        buf_puts(out, ",\"refusal\":null") < 0)
         return openai_fail(out, start);
     if (reasoning && reasoning_len > 0 &&
         (buf_puts(out, ",\"reasoning_content\":") < 0 ||

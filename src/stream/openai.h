@@ -12,6 +12,7 @@ struct openai_meta {
     const char *id;       /* the upstream conversation id */
     const char *model;    /* the model name the client asked for */
     long long created;    /* unix seconds, the same in every chunk */
+    int usage_null;       /* include_usage: "usage":null on every chunk but the usage one */
 };
 
 struct openai_usage {

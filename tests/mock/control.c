@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "script.h"
 
 static void reply_error(struct evhttp_request *req, int code, const char *msg)
 {
@@ -56,12 +57,15 @@ void mock_control_handle(struct mock *m, struct evhttp_request *req, const char 
     const char *name = path + strlen("/_mock/");
     if (strcmp(name, "reset") == 0 && post) {
         mock_state_reset(m->state);
+        mock_script_reset();
         LOG(LOG_INFO, "control: reset");
         ok(req);
     } else if (strcmp(name, "config") == 0 && (post || get)) {
         handle_config(m, req);
     } else if (strcmp(name, "tokens") == 0 && post) {
         handle_tokens(m, req);
+    } else if (strcmp(name, "script") == 0 && post) {
+        mock_script_handle(req);
     } else if (strcmp(name, "expire") == 0 && post) {
         mock_state_expire(m->state);
         ok(req);

@@ -458,6 +458,23 @@ struct mock_answer *mock_answer_bytes(const char *data, size_t len)
     return a;
 }
 
+struct mock_answer *mock_answer_generated(size_t max)
+{
+    struct mock_answer *a = answer_new(max);
+    snprintf(a->conv_id, sizeof(a->conv_id), "%s", GEN_CONV_ID);
+    snprintf(a->msg_id, sizeof(a->msg_id), "%s", GEN_MSG_ID);
+    snprintf(a->assistant_id, sizeof(a->assistant_id), "%s", GEN_ASSISTANT_ID);
+    return a;
+}
+
+int mock_answer_add_frame(struct mock_answer *a, const char *data, size_t len)
+{
+    if (buf_append(&a->data, data, len) < 0)
+        return -1;
+    answer_end_frame(a);
+    return 0;
+}
+
 /* Writes one SSE frame: an optional event line, one data line per line of
  * data, a blank line. */
 static int put_frame(struct buf *b, const char *event, const char *data, int space, int crlf)

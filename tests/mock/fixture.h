@@ -47,6 +47,12 @@ struct mock_answer *mock_answer_long(struct mock_fixtures *f, long frames, long 
                                      size_t errlen);
 /* One frame holding a copy of data. */
 struct mock_answer *mock_answer_bytes(const char *data, size_t len);
+/* An empty answer whose frames use the generated ids (mock_generated_conv_id()
+ * etc.), for frames written elsewhere (script.c), and one frame appended to
+ * it. -1 past max. */
+struct mock_answer *mock_answer_generated(size_t max);
+int mock_answer_add_frame(struct mock_answer *a, const char *data, size_t len)
+    __attribute__((warn_unused_result));
 struct mock_answer *mock_answer_ref(struct mock_answer *a);
 void mock_answer_unref(struct mock_answer *a);
 size_t mock_answer_nframes(const struct mock_answer *a);

@@ -1,6 +1,7 @@
 /* The chatglm.cn endpoints the server calls: refresh (new and old), stream,
  * conversation delete (single and bulk) and file upload. */
 #include "mock.h"
+#include "script.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -395,8 +396,22 @@ static void handle_stream(struct mock *m, struct evhttp_request *req)
     } else {
         mock_objectid_pair(conv, msg);
     }
-    if (prepare_answer(m, req, scenario, fixture, &spec) < 0)
+    /* A scripted answer (script.c): the marker, or the script the continued
+     * conversation was started with. */
+    char script[MAX_MARKER + 1] = "";
+    if (find_marker(text, "script", script, sizeof(script)) || (*conv_in && mock_script_of(conv, script, sizeof(script)))) {
+        char err[256];
+        spec.mode = MOCK_STREAM_NORMAL;
+        spec.delay_ms = mock_state_settings(m->state)->delay_ms;
+        spec.answer = mock_script_answer(script, conv, err, sizeof(err));
+        if (!spec.answer) {
+            mock_reply_mock_error(req, 400, "%s", err);
+            goto out;
+        }
+        snprintf(fixture, sizeof(fixture), "script:%.90s", script);
+    } else if (prepare_answer(m, req, scenario, fixture, &spec) < 0) {
         goto out;
+    }
     if (!*conv_in && mock_state_conv_add(m->state, conv, uid, assistant) < 0) {
         mock_reply_mock_error(req, 503, "conversation table full; POST /_mock/reset");
         goto out;

@@ -4,7 +4,7 @@
 #include "stream/openai.h"
 #include "test.h"
 
-static const struct openai_meta meta = { "65f0a1b2c3d4e5f6a7b8c9d0", "glm-4", 1714000000 };
+static const struct openai_meta meta = { "65f0a1b2c3d4e5f6a7b8c9d0", "glm-4", 1714000000, 0 };
 
 /* The JSON of one SSE event "data: X\n\n" (a new reference, or NULL). */
 static json_t *sse_json(const struct buf *b)
@@ -235,7 +235,8 @@ TEST(completion_without_reasoning)
     json_t *c = choice0(o);
     CHECK_INT(json_integer_value(json_object_get(c, "index")), 0);
     json_t *msg = json_object_get(c, "message");
-    CHECK_INT(json_object_size(msg), 2);
+    CHECK_INT(json_object_size(msg), 3);
+    CHECK(json_is_null(json_object_get(msg, "refusal"))); /* OpenAI's schema has it */
     CHECK_STR(jstr(msg, "role", NULL), "assistant");
     CHECK_STR(jstr(msg, "content", NULL), "答案\t是 42");
     CHECK(json_object_get(msg, "reasoning_content") == NULL);
@@ -254,12 +255,12 @@ TEST(completion_with_reasoning_and_exact_bytes)
     struct buf b;
     buf_init(&b, 4096);
     struct openai_usage u = { 1, 3, 2 };
-    struct openai_meta m = { "c1", "glm-4-think", 7 };
+    struct openai_meta m = { "c1", "glm-4-think", 7, 0 };
     CHECK_INT(openai_completion(&b, &m, "ok", 2, "hmm", 3, "length", &u), 0);
     CHECK_STR(buf_cstr(&b),
               "{\"id\":\"c1\",\"object\":\"chat.completion\",\"created\":7,\"model\":\"glm-4-think\","
               "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"ok\","
-              "\"reasoning_content\":\"hmm\"},\"logprobs\":null,\"finish_reason\":\"length\"}],"
+              "\"refusal\":null,\"reasoning_content\":\"hmm\"},\"logprobs\":null,\"finish_reason\":\"length\"}],"
               "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":3,\"total_tokens\":4,"
               "\"completion_tokens_details\":{\"reasoning_tokens\":2}}}");
     json_t *o = json_loads(buf_cstr(&b), 0, NULL);
@@ -273,7 +274,7 @@ TEST(meta_strings_are_escaped)
 {
     struct buf b;
     buf_init(&b, 4096);
-    struct openai_meta m = { "a\"b", "m\\\n", 0 };
+    struct openai_meta m = { "a\"b", "m\\\n", 0, 0 };
     CHECK_INT(openai_sse_role(&b, &m), 0);
     json_t *o = sse_json(&b);
     CHECK(o != NULL);
@@ -379,6 +380,18 @@ TEST(usage_estimate_emoji)
     /* Invalid bytes count as half each and never run past the end. */
     CHECK_INT(usage_estimate("\xff\xfe\xfd", 3), 2);
     CHECK_INT(usage_estimate("\xe4", 1), 1);
+}
+
+TEST(include_usage_puts_usage_null_on_the_chunks_before_the_usage_chunk)
+{
+    struct buf b;
+    buf_init(&b, 4096);
+    struct openai_meta m = { "c1", "glm-4", 7, 1 };
+    CHECK_INT(openai_sse_delta(&b, &m, "hi", 2, NULL, 0), 0);
+    CHECK_INT(openai_sse_finish(&b, &m, "stop"), 0);
+    CHECK(strstr(buf_cstr(&b), "\"finish_reason\":null}],\"usage\":null}\n\n") != NULL);
+    CHECK(strstr(buf_cstr(&b), "\"finish_reason\":\"stop\"}],\"usage\":null}\n\n") != NULL);
+    buf_cleanup(&b);
 }
 
 TEST_MAIN()
