@@ -62,11 +62,11 @@ WARN="-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-stri
 $CC $WARN -O2 -o "$LOADGEN" bench/loadgen.c $(pkg-config --cflags --libs libevent) ||
     die "cannot build bench/loadgen"
 $CC $WARN -O2 -Isrc -o "$REPLAY" bench/replay.c "$O/libglm.a" \
-    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3) -lm ||
+    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3 hiredis) -lm ||
     die "cannot build bench/replay"
 $CC $WARN -O2 -o "$RELAY" bench/relay.c -lpthread || die "cannot build bench/relay"
 $CC $WARN -O2 -o "$RSSFLOOR" bench/rssfloor.c \
-    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3) -lm ||
+    $(pkg-config --cflags --libs libevent libcurl jansson libcrypto sqlite3 hiredis) -lm ||
     die "cannot build bench/rssfloor"
 
 W=$(mktemp -d /tmp/glm-bench.XXXXXX)

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 O=build/analyze
 mkdir -p "$O"
 what=${1:-all}
-PKGS="libevent libcurl jansson libcrypto sqlite3"
+PKGS="libevent libcurl jansson libcrypto sqlite3 hiredis"
 status=0
 
 if [ "$what" = all ] || [ "$what" = gcc ]; then

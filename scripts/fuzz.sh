@@ -34,7 +34,7 @@ if ! make -s BUILD=fuzzlib CC="$CC" CFLAGS="$SAN -fsanitize=fuzzer-no-link" \
         -j"$(nproc)" build/fuzzlib/libglm.a >"$O/logs/lib.log" 2>&1; then
     cat "$O/logs/lib.log"; echo "fuzz: the library did not build"; exit 1
 fi
-PKGS="libevent libcurl jansson libcrypto sqlite3"
+PKGS="libevent libcurl jansson libcrypto sqlite3 hiredis"
 FLAGS="-std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings $SAN
        -fsanitize=fuzzer -Isrc -Ifuzz $(pkg-config --cflags $PKGS)"
 LIBS="build/fuzzlib/libglm.a $(pkg-config --libs $PKGS) -lm"
@@ -113,6 +113,11 @@ make_seeds() {
         printf '\x01HTTPS://[::1]:8443/x?y=1' | seed_file "$d" url
         printf '\x02\x50::ffff:127.0.0.1' | seed_file "$d" mapped
         printf '\x02\x50169.254.169.254' | seed_file "$d" metadata ;;
+    redis_url)
+        for u in 'redis://127.0.0.1:6379/0' 'redis://:p%40ss@redis:6380/2' 'redis://app:pw@[::1]:7000/1' \
+                 'unix:/run/redis/redis.sock?db=3&password=x' 'redis+unix:///tmp/r.sock'; do
+            i=$((i + 1)); printf '%s' "$u" | seed_file "$d" "url-$i"
+        done ;;
     openai)
         for f in tests/fixtures/chat-plain.sse tests/fixtures/chat-think.sse; do head -c 2000 "$f" | seed_file "$d" "$(basename "$f")"; done
         printf 'a\xff\xfe\xc3(\xe2\x82\x00"\\\x01z' | seed_file "$d" invalid ;;

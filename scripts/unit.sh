@@ -9,6 +9,6 @@ out=build/dev/$(basename "$test" .c)
 mkdir -p build/dev
 ${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
     -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
-    -Isrc $(pkg-config --cflags libevent libcurl jansson libcrypto sqlite3) \
-    -o "$out" "$test" "$@" $(pkg-config --libs libevent libcurl jansson libcrypto sqlite3) -lm
+    -Isrc $(pkg-config --cflags libevent libcurl jansson libcrypto sqlite3 hiredis) \
+    -o "$out" "$test" "$@" $(pkg-config --libs libevent libcurl jansson libcrypto sqlite3 hiredis) -lm
 "$out"
