@@ -11,6 +11,7 @@ struct account_pool;
 struct account_set;
 struct authcache;
 struct store;
+struct redis;
 
 struct app {
     struct event_base *base;
@@ -19,6 +20,7 @@ struct app {
     struct http_server *http;
     struct account_pool *accounts;
     struct store *store;            /* NULL when the store could not be opened */
+    struct redis *redis;            /* state = redis: the link to the shared state */
     struct account **configured;    /* the server-side accounts */
     size_t nconfigured;
     struct account_set *configured_set; /* the same as one account set, or NULL */

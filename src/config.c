@@ -84,6 +84,10 @@ static const struct opt opts[] = {
     { "fetch-connect-timeout", OPT_INT, S(fetch_connect_timeout), "10", NULL, 1, 600, "seconds to connect for a download" },
     { "max-redirects", OPT_INT, S(max_redirects), "3", NULL, 0, 20, "redirects a download may follow" },
     { "max-attachments", OPT_INT, S(max_attachments), "10", NULL, 0, 100, "files and images accepted in one request" },
+    { "state", OPT_ENUM, S(state), "sqlite", "sqlite|redis", 0, 0, "where account state lives: sqlite (data-dir, one process) or redis (shared by several replicas, see redis-url)" },
+    { "redis-url", OPT_STR, S(redis_url), "redis://127.0.0.1:6379/0", NULL, 0, 0, "Redis for state = redis: redis://[:password@]host[:port][/db] or unix:/path[?db=N&password=P]" },
+    { "redis-prefix", OPT_STR, S(redis_prefix), "glm:", NULL, 0, 0, "prefix of every Redis key and channel (one per deployment sharing a Redis)" },
+    { "redis-timeout-ms", OPT_INT, S(redis_timeout_ms), "2000", NULL, 50, 60000, "milliseconds for a Redis connect or command before the link is dropped and remade" },
     { "metrics-public", OPT_ENUM, S(metrics_public), "false", "false|true", 0, 0, "serve GET /metrics without an API key even when api-keys is set" },
 };
 #undef S
@@ -301,7 +305,9 @@ void config_usage(FILE *out)
             "usage: glm-free-api [options]\n\n"
             "  --help              this text\n"
             "  --version           print the version\n"
-            "  --check-config      validate the settings (and --config file), then exit\n\n"
+            "  --check-config      validate the settings (and --config file), then exit\n"
+            "  --migrate-state     copy the account store of data-dir (SQLite) into\n"
+            "                      redis-url under redis-prefix, then exit\n\n"
             "Every setting can be given as --name VALUE, --name=VALUE, the environment\n"
             "variable GLM_NAME, or \"name = value\" in the --config file\n"
             "(precedence: flag > environment > file > default).\n\n",
@@ -334,6 +340,7 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
     *exit_now = 0;
     *check_only = 0;
     config_free();
+    cfg.migrate_state = 0;
     for (size_t i = 0; i < NOPTS; i++) {
         char err[256];
         if (opt_set(&opts[i], opts[i].def, err, sizeof(err)) < 0) {
@@ -359,6 +366,8 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
         }
         if (strcmp(a, "--check-config") == 0)
             *check_only = 1;
+        else if (strcmp(a, "--migrate-state") == 0)
+            cfg.migrate_state = 1;
         else if (strcmp(a, "--config") == 0 && i + 1 < argc)
             config_path = argv[++i];
         else if (strncmp(a, "--config=", 9) == 0)
@@ -385,7 +394,7 @@ int config_load(int argc, char **argv, int *exit_now, int *check_only)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--check-config") == 0)
+        if (strcmp(a, "--check-config") == 0 || strcmp(a, "--migrate-state") == 0)
             continue;
         if (strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "glm-free-api: unexpected argument \"%s\" (see --help)\n", a);

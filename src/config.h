@@ -20,6 +20,7 @@ enum cfg_era { CFG_ERA_2026, CFG_ERA_2025 };                         /* 2026|202
 enum cfg_profile { CFG_PROFILE_AUTO, CFG_PROFILE_V1, CFG_PROFILE_V2 }; /* auto|v1|v2 */
 enum cfg_delete { CFG_DELETE_ALWAYS, CFG_DELETE_NEVER, CFG_DELETE_UNLESS_CONTINUED };
 enum cfg_think { CFG_THINK_REASONING, CFG_THINK_INLINE, CFG_THINK_HIDDEN };
+enum cfg_state { CFG_STATE_SQLITE, CFG_STATE_REDIS };                 /* sqlite|redis */
 
 struct config {
     /* serving */
@@ -87,6 +88,13 @@ struct config {
     long fetch_connect_timeout; /* s */
     long max_redirects;
     long max_attachments;    /* files and images in one request */
+
+    /* shared state (several replicas) */
+    int state;               /* enum cfg_state */
+    char *redis_url;         /* redis://... or unix:/path (may hold a password: never logged) */
+    char *redis_prefix;      /* of every key and channel */
+    long redis_timeout_ms;   /* connect or command */
+    int migrate_state;       /* --migrate-state: copy SQLite into Redis and exit */
 
     /* operations */
     int metrics_public;      /* 1: GET /metrics without an API key */

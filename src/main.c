@@ -20,10 +20,12 @@
 #include "glm/models.h"
 #include "glm/session.h"
 #include "glm/store.h"
+#include "glm/store_migrate.h"
 #include "http/server.h"
 #include "log.h"
 #include "net/curl_loop.h"
 #include "net/guard.h"
+#include "net/redis.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
 
@@ -170,14 +172,45 @@ int main(int argc, char **argv)
                       "stall every request");
 
     app.started = time(NULL);
-    app.store = store_open_sqlite(cfg.data_dir, err, sizeof(err));
+    app.base = event_base_new();
+    int use_redis = cfg.state == CFG_STATE_REDIS;
+    if (use_redis || cfg.migrate_state) {
+        struct redis_opts ro = {
+            .url = cfg.redis_url,
+            .label = "Redis (shared state)",
+            .timeout_ms = (int)cfg.redis_timeout_ms,
+            .backoff_min_ms = 100,
+            .backoff_max_ms = 5000,
+        };
+        app.redis = redis_new(app.base, &ro, err, sizeof(err));
+        if (!app.redis) {
+            LOG(LOG_ERROR, "redis-url: %s", err);
+            rc = 2;
+            goto early_out;
+        }
+    }
+    if (cfg.migrate_state) {
+        struct store *from = store_open_sqlite(cfg.data_dir, err, sizeof(err));
+        if (!from) {
+            LOG(LOG_ERROR, "migrate-state: %s", err);
+            goto early_out;
+        }
+        struct store *to = store_open_redis(app.redis, cfg.redis_prefix);
+        rc = store_migrate(app.base, from, to, app.redis, 10 * (int)cfg.redis_timeout_ms);
+        store_close(from);
+        store_close(to);
+        goto early_out;
+    }
+    app.store = use_redis ? store_open_redis(app.redis, cfg.redis_prefix)
+                          : store_open_sqlite(cfg.data_dir, err, sizeof(err));
     if (!app.store) {
         LOG(LOG_ERROR, "%s (set --data-dir to a writable directory)", err);
-        curl_global_cleanup();
-        config_free();
-        return 2;
+        rc = 2;
+        goto early_out;
     }
-    app.base = event_base_new();
+    if (use_redis)
+        LOG(LOG_INFO, "account state in Redis at %s under \"%s\"", redis_where(app.redis),
+            cfg.redis_prefix);
     app.curl = curl_loop_new(app.base);
     app.sessions = session_mgr_new(app.curl, app.store);
     glm_conversation_init(app.curl);
@@ -231,10 +264,18 @@ out:
             event_free(sigs[i]);
     if (stop_timer)
         event_free(stop_timer);
-    event_base_free(app.base);
     store_close(app.store);
+    redis_free(app.redis);
+    event_base_free(app.base);
     curl_global_cleanup();
     config_free();
     log_set_file(NULL);
+    return rc;
+
+early_out:
+    redis_free(app.redis);
+    event_base_free(app.base);
+    curl_global_cleanup();
+    config_free();
     return rc;
 }

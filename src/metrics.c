@@ -316,6 +316,13 @@ int metrics_render(struct buf *out, const struct metrics_gauges *g)
         rc = put_scalar(out, "glm_connections_refused_total", "counter",
                         "Client connections refused over max-connections.",
                         g->connections_refused);
+    if (rc == 0 && g->redis_used)
+        rc = put_scalar(out, "glm_redis_up", "gauge",
+                        "1 while the link to the shared state in Redis is up, 0 while it is down.",
+                        (unsigned long)g->redis_up);
+    if (rc == 0 && g->redis_used)
+        rc = put_scalar(out, "glm_redis_link_drops_total", "counter",
+                        "Times the link to Redis went down.", g->redis_drops);
     for (size_t i = 0; i < NHISTOGRAMS && rc == 0; i++)
         rc = put_histogram(out, &histograms[i]);
     if (rc == 0)

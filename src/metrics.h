@@ -58,6 +58,9 @@ struct metrics_gauges {
     unsigned long connections_refused; /* refused over max-connections, so far */
     const struct metrics_account *accounts;
     size_t naccounts;
+    int redis_used;                  /* state = redis (0: no Redis lines) */
+    int redis_up;                    /* 1 up, 0 down */
+    unsigned long redis_drops;       /* times the Redis link went down */
 };
 
 /* Appends the whole exposition. Returns 0, or -1 when out's cap was reached. */

@@ -64,6 +64,11 @@ static void on_token(void *arg, enum session_result res, const char *access, con
     case SESSION_FAILED:
         attempt_fail(at, ACCOUNT_TRANSIENT, 502, "upstream_error", "%s", detail);
         break;
+    case SESSION_UNAVAILABLE:
+        /* Not the account's fault, and every other account needs the store too. */
+        attempt_release(at, ACCOUNT_NEUTRAL, NULL);
+        attempt_error(at->client, 503, "state_unavailable", "%s", detail);
+        break;
     }
     /* Possibly called from inside session_get: the job checks its holders later. */
     event_active(at->reaper, EV_TIMEOUT, 0);
@@ -252,6 +257,9 @@ static void verror_ra(struct api_req **client, long retry_after, int status, con
         char ra[24];
         snprintf(ra, sizeof(ra), "%ld", retry_after);
         http_req_add_header((*client)->req, "Retry-After", ra);
+    } else if (status == 503) {
+        /* The shared state store is away: it reconnects within seconds. */
+        http_req_add_header((*client)->req, "Retry-After", "2");
     }
     api_error(*client, status, NULL, code, "%s", msg);
     *client = NULL;

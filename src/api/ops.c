@@ -12,6 +12,7 @@
 #include "glm/accounts.h"
 #include "http/server.h"
 #include "metrics.h"
+#include "net/redis.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -72,6 +73,9 @@ void metrics_handle(struct api_req *a)
         .connections_refused = http_server_rejected(app.http),
         .accounts = acc,
         .naccounts = collect_accounts(root, acc, METRICS_ACCOUNTS_MAX),
+        .redis_used = app.redis != NULL,
+        .redis_up = redis_up(app.redis),
+        .redis_drops = redis_drops(app.redis),
     };
     struct buf b;
     buf_init(&b, 8u << 20);

@@ -77,6 +77,11 @@ static void on_checked(void *arg, enum session_result res, const char *access, c
         api_error(t->a, res == SESSION_TIMEOUT ? 504 : 502, NULL, "upstream_error",
                   "could not check the token: %s", detail ? detail : "unknown error");
         break;
+    case SESSION_UNAVAILABLE:
+        http_req_add_header(t->a->req, "Retry-After", "2");
+        api_error(t->a, 503, NULL, "state_unavailable", "could not check the token: %s",
+                  detail ? detail : "the account store cannot be reached");
+        break;
     }
     free(t->token);
     free(t);

@@ -33,6 +33,8 @@ struct session_entry {
     char *access;
     long long expires;     /* wall-clock seconds; 0 = no token */
     struct upcall *call;
+    struct store_lookup *lookup; /* the store is asked for a rotated token */
+    int loaded;            /* the store was asked (current is the one to use) */
     int tried_original;    /* after the rotated token was refused */
     int guest;             /* the last refresh answer said "is_guest":true */
     struct session_wait *waiters;
@@ -68,6 +70,7 @@ struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store)
 static void entry_free(struct session_entry *e)
 {
     upcall_cancel(e->call);
+    store_lookup_cancel(e->mgr->store, e->lookup);
     while (e->waiters) {
         struct session_wait *w = e->waiters;
         e->waiters = w->next;
@@ -97,7 +100,7 @@ static void evict_one(struct session_mgr *m)
     struct session_entry **victim = NULL;
     for (struct session_entry **pp = &m->entries; *pp; pp = &(*pp)->next) {
         struct session_entry *e = *pp;
-        if (e->call || e->waiters)
+        if (e->call || e->lookup || e->waiters)
             continue;
         if (!victim || e->used < (*victim)->used)
             victim = pp;
@@ -127,10 +130,10 @@ static struct session_entry *entry_get(struct session_mgr *m, const char *token)
     e->mgr = m;
     e->original = xstrdup(token);
     store_key(token, e->key);
-    /* A token the site rotated earlier (maybe before a restart) comes first. */
-    e->current = store_get_rotated(m->store, e->key);
-    if (!e->current)
-        e->current = xstrdup(token);
+    /* A token the site rotated earlier (maybe before a restart, maybe by
+     * another replica) comes first: the store is asked before the first
+     * refresh (start_refresh). */
+    e->current = xstrdup(token);
     crypto_fingerprint(token, e->fp);
     e->next = m->entries;
     m->entries = e;
@@ -181,7 +184,7 @@ static struct session_wait *get(struct session_mgr *m, const char *refresh_token
     while (*pp)
         pp = &(*pp)->next;
     *pp = w;
-    if (!e->call) {
+    if (!e->call && !e->lookup) {
         e->tried_original = 0;
         start_refresh(e);
     }
@@ -339,8 +342,38 @@ out:
     notify(e, out, out == SESSION_OK ? NULL : detail);
 }
 
+static void stored_token(void *arg, const char *token, const char *err)
+{
+    struct session_entry *e = arg;
+    e->lookup = NULL;
+    if (err) {
+        /* Refreshing with the user's token now could use one the site has
+         * rotated out: better no answer than a dead account. */
+        char detail[300];
+        snprintf(detail, sizeof(detail),
+                 "the account store (%s) cannot be reached: %s; retry in a moment",
+                 e->mgr->store->name, err);
+        LOG(LOG_WARN, "account %s: %s", e->fp, detail);
+        notify(e, SESSION_UNAVAILABLE, detail);
+        return;
+    }
+    if (token && strcmp(token, e->current) != 0) {
+        free(e->current);
+        e->current = xstrdup(token);
+    }
+    e->loaded = 1;
+    start_refresh(e);
+}
+
 static void start_refresh(struct session_entry *e)
 {
+    if (!e->loaded) {
+        /* SQLite answers at once (stored_token runs inside), Redis later. */
+        struct store_lookup *l = store_lookup(e->mgr->store, e->key, stored_token, e);
+        if (!e->loaded && !e->call)
+            e->lookup = l;
+        return;
+    }
     struct buf url;
     buf_init(&url, 4096);
     if (glm_url(&url, cfg.path_refresh) < 0) {

@@ -14,6 +14,7 @@ enum session_result {
     SESSION_REJECTED,   /* the site refused the refresh token (401 / 40102) */
     SESSION_FAILED,     /* network error, 5xx, an answer that is not the expected JSON */
     SESSION_TIMEOUT,
+    SESSION_UNAVAILABLE, /* the account store (Redis) cannot be reached: nothing was tried */
 };
 
 /* access_token is borrowed for the duration of the call; detail is a short

@@ -28,7 +28,9 @@ void store_key(const char *token, char out[65])
     crypto_sha256_hex(token, strlen(token), out);
 }
 
-static char *sq_get(struct store *s, const char *key)
+/* SQLite answers at once: fn runs before this returns. */
+static struct store_lookup *sq_lookup(struct store *s, const char *key, store_lookup_fn *fn,
+                                      void *arg)
 {
     struct sqlite_store *q = (struct sqlite_store *)s;
     char *out = NULL;
@@ -40,7 +42,39 @@ static char *sq_get(struct store *s, const char *key)
     }
     sqlite3_reset(q->get);
     sqlite3_clear_bindings(q->get);
-    return out;
+    fn(arg, out, NULL);
+    free(out);
+    return NULL;
+}
+
+static void sq_cancel(struct store *s, struct store_lookup *l)
+{
+    (void)s;
+    (void)l;
+}
+
+long store_sqlite_each(struct store *s,
+                       int (*fn)(void *arg, const char *key, const char *token, long long updated),
+                       void *arg)
+{
+    struct sqlite_store *q = (struct sqlite_store *)s;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db, "SELECT key, token, updated FROM rotated ORDER BY key", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        const char *t = (const char *)sqlite3_column_text(st, 1);
+        if (!k || !t || !*t)
+            continue;
+        n++;
+        if (fn(arg, k, t, (long long)sqlite3_column_int64(st, 2)) != 0)
+            break;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
 }
 
 static int sq_put(struct store *s, const char *key, const char *token)
@@ -86,7 +120,7 @@ static int check_cb(void *arg, int ncol, char **vals, char **names)
     return 0;
 }
 
-static const struct store_ops sqlite_ops = { sq_get, sq_put, sq_forget, sq_close };
+static const struct store_ops sqlite_ops = { sq_lookup, sq_cancel, sq_put, sq_forget, sq_close };
 
 struct store *store_open_sqlite(const char *data_dir, char *err, size_t errlen)
 {
@@ -108,6 +142,7 @@ struct store *store_open_sqlite(const char *data_dir, char *err, size_t errlen)
 
     q = xcalloc(1, sizeof(*q));
     q->base.ops = &sqlite_ops;
+    q->base.name = "SQLite";
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK)
         goto fail;

@@ -8,7 +8,7 @@
 
 static char *render(const struct metrics_account *acc, size_t nacc)
 {
-    struct metrics_gauges g = { "1.2.3", 1700000000, 2, 3, 4, 5, acc, nacc };
+    struct metrics_gauges g = { "1.2.3", 1700000000, 2, 3, 4, 5, acc, nacc, 0, 0, 0 };
     struct buf b;
     buf_init(&b, 1 << 20);
     if (metrics_render(&b, &g) < 0) {
@@ -288,10 +288,26 @@ TEST(series_are_bounded_and_the_rest_is_other)
     metrics_reset();
 }
 
+TEST(the_redis_link_is_shown_only_when_redis_is_used)
+{
+    metrics_reset();
+    char *text = render(NULL, 0);
+    CHECK(text && !strstr(text, "glm_redis_up"));
+    free(text);
+    struct metrics_gauges g = { "x", 0, 0, 0, 0, 0, NULL, 0, 1, 0, 3 };
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    CHECK_INT(metrics_render(&b, &g), 0);
+    text = buf_take(&b, NULL);
+    CHECK(sample(text, "glm_redis_up") == 0);
+    CHECK(sample(text, "glm_redis_link_drops_total") == 3);
+    free(text);
+}
+
 TEST(render_reports_a_full_buffer)
 {
     metrics_reset();
-    struct metrics_gauges g = { "x", 0, 0, 0, 0, 0, NULL, 0 };
+    struct metrics_gauges g = { "x", 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0 };
     struct buf b;
     buf_init(&b, 100);
     CHECK_INT(metrics_render(&b, &g), -1);

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "glm/store.h"
 #include "net/redis.h"
 #include "redis_server.h"
 
@@ -351,6 +352,93 @@ TEST(a_subscriber_link_gets_messages_again_after_a_reconnect)
     CHECK_STR(in.last, "again");
     redis_free(sub);
     redis_free(pub);
+}
+
+/* ---- the account store in Redis ----------------------------------------- */
+
+struct looked {
+    int calls;
+    char token[128];
+    char err[128];
+};
+
+static void looked_cb(void *arg, const char *token, const char *err)
+{
+    struct looked *l = arg;
+    l->calls++;
+    snprintf(l->token, sizeof(l->token), "%s", token ? token : "");
+    snprintf(l->err, sizeof(l->err), "%s", err ? err : "");
+}
+
+static struct looked lookup_wait(struct store *s, const char *key)
+{
+    struct looked l = { 0, "", "" };
+    struct store_lookup *h = store_lookup(s, key, looked_cb, &l);
+    CHECK(h != NULL);           /* Redis answers later, never inside */
+    CHECK_INT(l.calls, 0);
+    CHECK(run_until(&l.calls, 1, 10000));
+    return l;
+}
+
+static void import_cb(void *arg, int written, const char *err)
+{
+    int *out = arg;
+    *out = err ? 3 : written ? 2 : 1;
+}
+
+TEST(the_redis_store_keeps_the_same_records_as_sqlite)
+{
+    if (!server_ready())
+        return;
+    struct states st = { 0, 0 };
+    struct redis *r = client(srv.url, &st, 2000);
+    CHECK(run_until(&st.ups, 1, 10000));
+    struct store *s = store_open_redis(r, "glm:t1:");
+    CHECK_STR(s->name, "Redis");
+    char key[65];
+    store_key("user-token-1", key);
+    struct looked l = lookup_wait(s, key);
+    CHECK_STR(l.token, "");
+    CHECK_STR(l.err, "");
+    CHECK_INT(store_put_rotated(s, key, "rotated-1"), 0);
+    l = lookup_wait(s, key);
+    CHECK_STR(l.token, "rotated-1");
+    /* The record is a hash under prefix + "rotated:" + key, with its time. */
+    struct probe p = { 0 };
+    redis_cmdf(r, probe_cb, &p, "HGET glm:t1:rotated:%s updated", key);
+    CHECK(run_until(&p.calls, 1, 10000));
+    CHECK(atoll(p.str) > 1700000000);
+    /* A cancelled lookup does not call back. */
+    struct looked gone = { 0, "", "" };
+    store_lookup_cancel(s, store_lookup(s, key, looked_cb, &gone));
+    /* Import: an older record does not replace a newer one; a newer does. */
+    int res = 0;
+    store_redis_import(s, key, "older", 1000, import_cb, &res);
+    CHECK(run_until(&res, 1, 10000));
+    CHECK_INT(res, 1);
+    l = lookup_wait(s, key);
+    CHECK_STR(l.token, "rotated-1");
+    res = 0;
+    store_redis_import(s, key, "newer", 4000000000LL, import_cb, &res);
+    CHECK(run_until(&res, 1, 10000));
+    CHECK_INT(res, 2);
+    l = lookup_wait(s, key);
+    CHECK_STR(l.token, "newer");
+    CHECK_INT(gone.calls, 0);
+    CHECK_INT(store_forget(s, key), 0);
+    l = lookup_wait(s, key);
+    CHECK_STR(l.token, "");
+    /* Redis away: the lookup says so (and does not answer "nothing stored"). */
+    test_redis_stop(&srv);
+    CHECK(run_until(&st.downs, 1, 10000));
+    l = lookup_wait(s, key);
+    CHECK_STR(l.token, "");
+    CHECK_STR(l.err, "Redis is unreachable");
+    CHECK_INT(store_put_rotated(s, key, "lost"), -1);
+    CHECK(test_redis_start(&srv) == 0);
+    CHECK(run_until(&st.ups, 2, 15000));
+    store_close(s);
+    redis_free(r);
 }
 
 TEST(zz_cleanup)

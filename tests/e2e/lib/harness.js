@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Spawns bin and resolves once `ready` matches the text on stream ('stdout' or
 // 'stderr'). Both outputs are kept whole for the final sanitizer check.
-function spawnReady(bin, args, streamName, ready, label) {
+function spawnReady(bin, args, streamName, ready, label, wrap = true) {
   return new Promise((resolve, reject) => {
     const env = {
       ...process.env,
@@ -58,7 +59,7 @@ function spawnReady(bin, args, streamName, ready, label) {
     };
     let proc;
     try {
-      proc = WRAP.length ? spawn(WRAP[0], [...WRAP.slice(1), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+      proc = WRAP.length && wrap ? spawn(WRAP[0], [...WRAP.slice(1), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
                          : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     } catch (e) {
       reject(new Error(`${label}: cannot start ${bin}: ${e.message}`));
@@ -337,4 +338,130 @@ export async function startMockWithFixtures(dir) {
   const child = await spawnReady(MOCK_BIN, ['--port', '0', '--fixtures', dir], 'stdout',
                                  /listening on 127\.0\.0\.1:(\d+)/, 'mock-chatglm');
   return new Mock(child, `http://127.0.0.1:${child.match[1]}`);
+}
+
+// ---- Redis ---------------------------------------------------------------
+
+// Debian's redis-server on a free loopback port, in a temporary directory,
+// without persistence (no RDB, no AOF); never under GLM_WRAP. stop() and
+// start() again keep the port, so servers reconnect to the same URL.
+export const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
+export const haveRedis = () => fs.existsSync(REDIS_BIN);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Encodes one command; reads one reply (RESP2).
+function respEncode(args) {
+  let out = `*${args.length}\r\n`;
+  for (const a of args) {
+    const b = Buffer.from(String(a));
+    out += `$${b.length}\r\n${b.toString('latin1')}\r\n`;
+  }
+  return Buffer.from(out, 'latin1');
+}
+
+function respParse(buf, pos = 0) {
+  const nl = buf.indexOf('\r\n', pos);
+  if (nl < 0) return null;
+  const type = String.fromCharCode(buf[pos]);
+  const line = buf.toString('utf8', pos + 1, nl);
+  const next = nl + 2;
+  if (type === '+') return { value: line, end: next };
+  if (type === '-') return { value: new Error(line), end: next };
+  if (type === ':') return { value: Number(line), end: next };
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return { value: null, end: next };
+    if (buf.length < next + n + 2) return null;
+    return { value: buf.toString('utf8', next, next + n), end: next + n + 2 };
+  }
+  if (type === '*') {
+    const n = Number(line);
+    if (n < 0) return { value: null, end: next };
+    const items = [];
+    let p = next;
+    for (let i = 0; i < n; i++) {
+      const r = respParse(buf, p);
+      if (!r) return null;
+      items.push(r.value);
+      p = r.end;
+    }
+    return { value: items, end: p };
+  }
+  throw new Error(`bad RESP reply type ${type}`);
+}
+
+export class Redis {
+  constructor(dir, port) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `redis://127.0.0.1:${port}/0`;
+    this.child = null;
+  }
+
+  async start() {
+    this.child = await spawnReady(REDIS_BIN, ['--port', String(this.port), '--bind', '127.0.0.1',
+      '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no',
+      '--loglevel', 'notice'], 'stdout', /Ready to accept connections/, 'redis-server', false);
+  }
+
+  // Like a crash: nothing to save anyway.
+  async kill() {
+    if (!this.child) return;
+    const c = this.child;
+    this.child = null;
+    c.proc.kill('SIGKILL');
+    await c.exited;
+  }
+
+  async stop() {
+    await this.kill();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    tempDirs.delete(this.dir);
+  }
+
+  // One command on a connection of its own: resolves with the reply.
+  command(...args) {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection({ host: '127.0.0.1', port: this.port });
+      let buf = Buffer.alloc(0);
+      const timer = setTimeout(() => { sock.destroy(); reject(new Error('redis: no reply')); }, 10000);
+      sock.on('connect', () => sock.write(respEncode(args)));
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        let r;
+        try { r = respParse(buf); } catch (e) { clearTimeout(timer); sock.destroy(); reject(e); return; }
+        if (!r) return;
+        clearTimeout(timer);
+        sock.end();
+        if (r.value instanceof Error) reject(r.value); else resolve(r.value);
+      });
+      sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+}
+
+export async function startRedis() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glm-redis-'));
+  tempDirs.add(dir);
+  let lastErr;
+  for (let i = 0; i < 3; i++) {
+    const r = new Redis(dir, await freePort());
+    try {
+      await r.start();
+      return r;
+    } catch (e) {
+      lastErr = e; // the port was taken meanwhile: another one
+    }
+  }
+  throw lastErr;
 }
