@@ -153,6 +153,13 @@ END {
     row_load("6. pool size: 1 server-side account, c=50", "s6-server-1", "")
     row_load("6. pool size: 64 server-side accounts, c=50", "s6-server-64", "")
     row_load("6. pool size: 600 server-side accounts, c=50", "s6-server-600", "")
+    if (has("replicas-sqlite") || has("replicas-redis")) {
+        printf "\n| two replicas, c=50 in all (bench/loadgen, 25 connections each) | answers/s | servers' CPU s per 1,000 | Redis CPU s per 1,000 | errors |\n|---|---|---|---|---|\n"
+        if (has("replicas-sqlite"))
+            printf "| state sqlite (each replica its own store and accounts) | %s | %s | – | %s |\n", f(med("replicas-sqlite", "rps"), "%.0f"), f(med("replicas-sqlite", "cpu_per_k"), "%.3f"), errs("replicas-sqlite")
+        if (has("replicas-redis"))
+            printf "| state redis (leases and refreshes shared in one redis-server) | %s | %s | %s | %s |\n", f(med("replicas-redis", "rps"), "%.0f"), f(med("replicas-redis", "cpu_per_k"), "%.3f"), f(med("replicas-redis", "redis_cpu_per_k"), "%.3f"), errs("replicas-redis")
+    }
     printf "\nColumns: completions/s, latency, CPU and peak RSS come from wrk keeping every connection busy (the machine saturated: wrk, server and mock share its CPUs); scenario 4 from bench/loadgen, where latency is the whole stream. First token: a separate paced run with the same number of connections sending 500 requests a second in all (well below capacity, so that it times the server rather than the queue for the CPU), from sending the request to the first content delta (the mock: to its first text frame); added by the server: that time through the server minus the same through the mock alone (scenario 5). The relay rows put that in scale: bench/relay is a proxy that does nothing but copy bytes (two blocking threads per connection, each write as soon as its read returns), so what it adds is what one more process in the path costs on this machine (wake-ups, copies, three processes on two CPUs) before any work. RSS per stream: (peak RSS - RSS before the load) / concurrent streams; in scenario 4 \"before the load\" is the server once each stream's account has refreshed its token (a warm-up of one quick answer per account), so that the figure is what an open stream costs, not what a new account costs.\n\n"
 
     if (has("s3-v1")) {

@@ -486,6 +486,66 @@ floor_main_kb=$(kv "$floor" main_kb) floor_init_kb=$(kv "$floor" init_kb)"
     stop_all
 }
 
+# ---- two replicas: the account state in SQLite (each its own) or in Redis -----------
+# replicas_load NAME STATE CONNS: two servers, each driven by its own loadgen
+# with CONNS/2 connections for DUR seconds (scenario 1's short streamed
+# answer; one account per connection, 2 x CONNS/2 accounts in all). With
+# state = redis both share a redis-server (no persistence) started here: each
+# answer takes and releases the account's lease there, each refresh its lock.
+# CPU per 1,000: both servers together (and Redis's own, apart).
+REDIS_BIN=${REDIS_SERVER_BIN:-/usr/bin/redis-server}
+replicas_load() {
+    local name=$1 state=$2 c=$3 half=$(( $3 / 2 ))
+    if [ "$state" = redis ] && [ ! -x "$REDIS_BIN" ]; then
+        note "$name: $REDIS_BIN is missing (scripts/install-deps.sh --test): skipped"
+        return 0
+    fi
+    for run in $(seq "$RUNS"); do
+        start_mock
+        local rargs=() rpid="" rport=""
+        if [ "$state" = redis ]; then
+            rport=$((20000 + RANDOM % 12000))
+            mkdir -p "$W/redis-$run"
+            "$REDIS_BIN" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+                --dir "$W/redis-$run" --daemonize no >"$W/redis.out" 2>&1 &
+            rpid=$!
+            PIDS="$PIDS $rpid"
+            wait_line "$W/redis.out" 'Ready to accept' || die "redis-server did not start: $(tail -3 "$W/redis.out")"
+            rargs=(--state redis --redis-url "redis://127.0.0.1:$rport/0" --redis-prefix "bench$run:")
+        fi
+        start_server "${rargs[@]}" --replica-id a
+        local pa=$SRV_PID porta=$SRV_PORT
+        start_server "${rargs[@]}" --replica-id b
+        local pb=$SRV_PID portb=$SRV_PORT
+        # Warm-up: every account refreshes once.
+        "$LOADGEN" -p "$porta" -c "$half" -n "$half" -b "$W/s1.json" -k ra -e '[DONE]' >/dev/null 2>&1
+        "$LOADGEN" -p "$portb" -c "$half" -n "$half" -b "$W/s1.json" -k rb -e '[DONE]' >/dev/null 2>&1
+        local ta0 tb0 tr0=0 ta1 tb1 tr1=0 la lb
+        ta0=$(cpu_ticks "$pa"); tb0=$(cpu_ticks "$pb")
+        [ -n "$rpid" ] && tr0=$(cpu_ticks "$rpid")
+        "$LOADGEN" -p "$porta" -c "$half" -d "$DUR" -b "$W/s1.json" -k ra -e '[DONE]' -E '{"error":' \
+            >"$W/ra.out" 2>/dev/null &
+        local lga=$!
+        lb=$("$LOADGEN" -p "$portb" -c "$half" -d "$DUR" -b "$W/s1.json" -k rb -e '[DONE]' -E '{"error":' 2>/dev/null)
+        wait "$lga"
+        la=$(cat "$W/ra.out")
+        ta1=$(cpu_ticks "$pa"); tb1=$(cpu_ticks "$pb")
+        [ -n "$rpid" ] && tr1=$(cpu_ticks "$rpid")
+        local n errs
+        n=$(( $(kv "$la" ok) + $(kv "$lb" ok) ))
+        errs=$(( $(kv "$la" errors) + $(kv "$lb" errors) ))
+        record "$name" "$run" "conns=$c rps=$(awk -v a="$(kv "$la" rps)" -v b="$(kv "$lb" rps)" 'BEGIN{printf "%.1f", a+b}') \
+cpu_per_k=$(awk -v t=$((ta1 - ta0 + tb1 - tb0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+redis_cpu_per_k=$(awk -v t=$((tr1 - tr0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+errors=$errs completions=$n"
+        stop "$pa"
+        stop "$pb"
+        SRV_PID=
+        stop_all
+        [ -n "$rpid" ] && stop "$rpid"
+    done
+}
+
 # ---- the run --------------------------------------------------------------------------------
 # want NAME: whether BENCH_ONLY selects the scenario.
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
@@ -502,6 +562,8 @@ want s3-v2 && { note "scenario 3: 100 KB answer, v2"; long_answer s3-v2 v2 "$W/l
 want s3-v1-half && { note "scenario 3: 50 KB answer, v1 (scaling)"; long_answer s3-v1-half v1 "$W/half.json" "$W/up-half.json"; }
 want s4 && { note "scenario 4: $S4_STREAMS slow streams"; slow_streams s4 "$S4_STREAMS"; }
 want s4-small && { note "scenario 4: $S4B_STREAMS slow streams"; slow_streams s4-small "$S4B_STREAMS"; }
+want replicas-sqlite && { note "two replicas, state sqlite, concurrency 50"; replicas_load replicas-sqlite sqlite 50; }
+want replicas-redis && { note "two replicas, state redis, concurrency 50"; replicas_load replicas-redis redis 50; }
 want s5-c1 && { note "scenario 5: the mock directly, concurrency 1"; mock_load s5-c1 1 "$W/up-short.json"; }
 want s5-c50 && { note "scenario 5: the mock directly, concurrency 50"; mock_load s5-c50 50 "$W/up-short.json"; }
 want s5-c500 && { note "scenario 5: the mock directly, concurrency 500"; mock_load s5-c500 500 "$W/up-short.json"; }

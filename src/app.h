@@ -12,6 +12,7 @@ struct account_set;
 struct authcache;
 struct store;
 struct redis;
+struct shared;
 
 struct app {
     struct event_base *base;
@@ -21,6 +22,8 @@ struct app {
     struct account_pool *accounts;
     struct store *store;            /* NULL when the store could not be opened */
     struct redis *redis;            /* state = redis: the link to the shared state */
+    struct shared *shared;          /* state = redis: locks shared by the replicas */
+    char replica[96];               /* this replica's name (state = redis) */
     struct account **configured;    /* the server-side accounts */
     size_t nconfigured;
     struct account_set *configured_set; /* the same as one account set, or NULL */

@@ -88,6 +88,8 @@ static const struct opt opts[] = {
     { "redis-url", OPT_STR, S(redis_url), "redis://127.0.0.1:6379/0", NULL, 0, 0, "Redis for state = redis: redis://[:password@]host[:port][/db] or unix:/path[?db=N&password=P]" },
     { "redis-prefix", OPT_STR, S(redis_prefix), "glm:", NULL, 0, 0, "prefix of every Redis key and channel (one per deployment sharing a Redis)" },
     { "redis-timeout-ms", OPT_INT, S(redis_timeout_ms), "2000", NULL, 50, 60000, "milliseconds for a Redis connect or command before the link is dropped and remade" },
+    { "replica-id", OPT_STR, S(replica_id), "", NULL, 0, 0, "this replica's name in Redis locks and /v1/accounts (empty: host name and process id)" },
+    { "lease-ttl-ms", OPT_INT, S(lease_ttl_ms), "15000", NULL, 300, 600000, "milliseconds a Redis lock (generation lease, refresh) lasts unless renewed: how soon a crashed replica's accounts are free again" },
     { "metrics-public", OPT_ENUM, S(metrics_public), "false", "false|true", 0, 0, "serve GET /metrics without an API key even when api-keys is set" },
 };
 #undef S

@@ -94,6 +94,8 @@ struct config {
     char *redis_url;         /* redis://... or unix:/path (may hold a password: never logged) */
     char *redis_prefix;      /* of every key and channel */
     long redis_timeout_ms;   /* connect or command */
+    char *replica_id;        /* empty: hostname-pid */
+    long lease_ttl_ms;       /* of a Redis lock, renewed every third of it */
     int migrate_state;       /* --migrate-state: copy SQLite into Redis and exit */
 
     /* operations */

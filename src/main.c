@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -19,6 +20,7 @@
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/session.h"
+#include "glm/shared.h"
 #include "glm/store.h"
 #include "glm/store_migrate.h"
 #include "http/server.h"
@@ -208,12 +210,34 @@ int main(int argc, char **argv)
         rc = 2;
         goto early_out;
     }
-    if (use_redis)
-        LOG(LOG_INFO, "account state in Redis at %s under \"%s\"", redis_where(app.redis),
-            cfg.redis_prefix);
+    if (use_redis) {
+        if (*cfg.replica_id) {
+            snprintf(app.replica, sizeof(app.replica), "%s", cfg.replica_id);
+        } else {
+            char host[64] = "";
+            gethostname(host, sizeof(host) - 1);
+            snprintf(app.replica, sizeof(app.replica), "%s-%ld", host[0] ? host : "replica",
+                     (long)getpid());
+        }
+        /* A space would end the name inside a lock's value. */
+        for (char *c = app.replica; *c; c++)
+            if (*c == ' ')
+                *c = '_';
+        struct shared_opts so = {
+            .cmd = app.redis,
+            .sub_url = cfg.redis_url,
+            .prefix = cfg.redis_prefix,
+            .replica = app.replica,
+            .timeout_ms = (int)cfg.redis_timeout_ms,
+        };
+        app.shared = shared_new(app.base, &so);
+        LOG(LOG_INFO, "account state in Redis at %s under \"%s\", as replica %s",
+            redis_where(app.redis), cfg.redis_prefix, app.replica);
+    }
     app.curl = curl_loop_new(app.base);
     app.sessions = session_mgr_new(app.curl, app.store);
     glm_conversation_init(app.curl);
+    session_mgr_share(app.sessions, app.shared);
     app.accounts = accounts_new(app.base, (size_t)cfg.queue_max, cfg.queue_wait * 1000);
     accounts_configure(app.accounts, cfg.busy_cool * 1000, cfg.dead_recheck * 1000);
     app.auth = authcache_new(AUTHCACHE_MAX);
@@ -265,6 +289,7 @@ out:
     if (stop_timer)
         event_free(stop_timer);
     store_close(app.store);
+    shared_free(app.shared);
     redis_free(app.redis);
     event_base_free(app.base);
     curl_global_cleanup();

@@ -14,6 +14,8 @@
 #include "config.h"
 #include "glm/request.h"
 #include "glm/session.h"
+#include "glm/shared.h"
+#include "glm/store.h"
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
@@ -98,6 +100,27 @@ static void at_error(struct attempt *at, int status, const char *code, const cha
     va_end(ap);
 }
 
+/* state = redis: the account's lease across the replicas came (or not). */
+static void on_shared_lease(void *arg, struct shared_lock *l, enum shared_error err,
+                            const char *detail)
+{
+    struct attempt *at = arg;
+    at->swait = NULL;
+    if (err == SHARED_OK) {
+        at->slease = l;
+        get_token(at);
+        return;
+    }
+    attempt_release(at, ACCOUNT_NEUTRAL, NULL);
+    if (err == SHARED_UNAVAILABLE)
+        attempt_error(at->client, 503, "state_unavailable", "%s; retry in a moment", detail);
+    else
+        attempt_error(at->client, 429, "accounts_busy",
+                      "account %s stayed busy on another replica (%s) for %ld s; retry later",
+                      at->fp, detail, cfg.queue_wait);
+    event_active(at->reaper, EV_TIMEOUT, 0);
+}
+
 static void on_lease(void *arg, struct account *a, enum lease_error err)
 {
     struct attempt *at = arg;
@@ -107,6 +130,16 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
         free(at->token);
         at->token = xstrdup(account_token(a));
         crypto_fingerprint(at->token, at->fp);
+        if (app.shared) {
+            /* One generation per account across every replica: this one's
+             * queue picked the account, Redis says whether another has it. */
+            char name[80];
+            memcpy(name, "lease:", 6);
+            store_key(at->token, name + 6);
+            at->swait = shared_lock(app.shared, name, cfg.lease_ttl_ms, cfg.queue_wait * 1000,
+                                    on_shared_lease, at);
+            return;
+        }
         get_token(at);
     } else if (err == LEASE_ALL_DEAD) {
         attempt_error(at->client, 401, "invalid_refresh_token",
@@ -144,6 +177,55 @@ void attempt_lease(struct attempt *at)
         at->lwait = w;
 }
 
+/* A conversation is owned for as long as the site keeps it, at most this. */
+#define CONV_OWNER_TTL (30L * 86400)
+
+static void on_owner(void *arg, const char *owner, const char *err)
+{
+    struct attempt *at = arg;
+    at->pin = NULL;
+    if (owner && !err) {
+        /* Every other candidate counts as tried: only the owner is leased. */
+        struct account *own = NULL;
+        for (size_t i = 0; i < at->ncands && !own; i++) {
+            char key[65];
+            store_key(account_token(accounts_set_at(at->cands, i)), key);
+            if (strcmp(key, owner) == 0)
+                own = accounts_set_at(at->cands, i);
+        }
+        if (own) {
+            at->tried = xrealloc(at->tried, (at->ntried + at->ncands) * sizeof(*at->tried));
+            for (size_t i = 0; i < at->ncands; i++)
+                if (accounts_set_at(at->cands, i) != own)
+                    at->tried[at->ntried++] = accounts_set_at(at->cands, i);
+        }
+    }
+    /* Redis away: the lease below says so. */
+    attempt_lease(at);
+    event_active(at->reaper, EV_TIMEOUT, 0);
+}
+
+void attempt_lease_for(struct attempt *at, const char *conv)
+{
+    if (!app.shared || !conv || !*conv) {
+        attempt_lease(at);
+        return;
+    }
+    char name[160];
+    snprintf(name, sizeof(name), "conv:%.120s", conv);
+    at->pin = shared_get(app.shared, name, on_owner, at);
+}
+
+void attempt_owns(const struct attempt *at, const char *conv)
+{
+    if (!app.shared || !conv || !*conv || !at->token)
+        return;
+    char name[160], key[65];
+    snprintf(name, sizeof(name), "conv:%.120s", conv);
+    store_key(at->token, key);
+    shared_set(app.shared, name, key, CONV_OWNER_TTL);
+}
+
 struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id, int home,
                               const char *body, const struct upcall_cbs *cbs, void *arg)
 {
@@ -171,6 +253,8 @@ struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id
 
 void attempt_release(struct attempt *at, enum account_outcome o, const char *reason)
 {
+    shared_unlock(at->slease);
+    at->slease = NULL;
     if (!at->account)
         return;
     accounts_release(app.accounts, at->account, o, reason);
@@ -232,6 +316,10 @@ void attempt_cancel(struct attempt *at)
 {
     accounts_wait_cancel(at->lwait);
     at->lwait = NULL;
+    shared_unlock(at->swait);
+    at->swait = NULL;
+    shared_get_cancel(at->pin);
+    at->pin = NULL;
     session_wait_cancel(at->wait);
     at->wait = NULL;
     attempt_release(at, ACCOUNT_NEUTRAL, NULL);
@@ -257,9 +345,6 @@ static void verror_ra(struct api_req **client, long retry_after, int status, con
         char ra[24];
         snprintf(ra, sizeof(ra), "%ld", retry_after);
         http_req_add_header((*client)->req, "Retry-After", ra);
-    } else if (status == 503) {
-        /* The shared state store is away: it reconnects within seconds. */
-        http_req_add_header((*client)->req, "Retry-After", "2");
     }
     api_error(*client, status, NULL, code, "%s", msg);
     *client = NULL;

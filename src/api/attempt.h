@@ -21,6 +21,8 @@
 struct api_req;
 struct event;
 struct session_wait;
+struct shared_lock;
+struct shared_get;
 struct upcall;
 struct upcall_cbs;
 
@@ -43,6 +45,9 @@ struct attempt {
     int retried_auth;             /* refreshed once after 40103 */
     struct timespec t0;           /* attempt_init: the request arrived */
     struct account_wait *lwait;
+    struct shared_lock *swait;    /* state = redis: waiting for the shared lease */
+    struct shared_lock *slease;   /* ... and holding it (with the local lease) */
+    struct shared_get *pin;       /* state = redis: asking which account owns a conversation */
     struct session_wait *wait;
     /* the last failure, reported when no account is left */
     int last_status;
@@ -62,6 +67,13 @@ void attempt_free(struct attempt *at);
 /* Leases an account not tried yet, then gets its access token, then calls
  * start; any of it may happen before this returns. */
 void attempt_lease(struct attempt *at);
+/* attempt_lease for a request that continues conversation conv (NULL: a new
+ * one): with state = redis, only the account that owns it (as recorded by
+ * attempt_owns on any replica) is used, when it is one of the candidates. */
+void attempt_lease_for(struct attempt *at, const char *conv);
+/* The last leased account owns conversation conv now (state = redis: for the
+ * other replicas; nothing otherwise). */
+void attempt_owns(const struct attempt *at, const char *conv);
 /* Starts the stream call (POST path-stream) with the access token; home: the
  * assistant is the site's default one (the referer is the home page). NULL
  * when it could not start. */

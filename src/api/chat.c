@@ -148,6 +148,7 @@ static void delete_conversation(struct chat_job *j)
     if (!conv[0])
         return;
     j->deleted = 1;
+    attempt_owns(&j->at, conv);
     if (cfg.delete_policy == CFG_DELETE_NEVER)
         return;
     if (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv)
@@ -188,7 +189,7 @@ static void job_free(struct chat_job *j)
 
 static void job_maybe_free(struct chat_job *j)
 {
-    if (j->a || j->at.wait || j->call || j->at.lwait || j->urun)
+    if (j->a || j->at.wait || j->call || j->at.lwait || j->at.swait || j->at.pin || j->urun)
         return;
     attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
     delete_conversation(j);
@@ -1189,5 +1190,5 @@ void chat_handle(struct api_req *a)
          j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->at.ncands,
          j->stream);
     api_watch(a, on_close, on_drain, j);
-    attempt_lease(&j->at);
+    attempt_lease_for(&j->at, j->given_conv);
 }

@@ -119,7 +119,7 @@ static void job_free(struct img_job *j)
 
 static void job_maybe_free(struct img_job *j)
 {
-    if (j->a || j->at.lwait || j->at.wait || j->call || fetches_running(j))
+    if (j->a || j->at.lwait || j->at.swait || j->at.wait || j->call || fetches_running(j))
         return;
     job_free(j);
 }

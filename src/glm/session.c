@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "glm/request.h"
+#include "glm/shared.h"
 #include "glm/store.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,6 +36,11 @@ struct session_entry {
     struct upcall *call;
     struct store_lookup *lookup; /* the store is asked for a rotated token */
     int loaded;            /* the store was asked (current is the one to use) */
+    int refreshing;        /* from start_refresh to notify */
+    int force;             /* this refresh must ask the site (a check) */
+    struct shared_lock *rlock_wait; /* shared: waiting for the refresh lock */
+    struct shared_lock *rlock;      /* shared: holding it */
+    char *stale_access;    /* shared: an access token the site refused (40103) */
     int tried_original;    /* after the rotated token was refused */
     int guest;             /* the last refresh answer said "is_guest":true */
     struct session_wait *waiters;
@@ -50,6 +56,7 @@ struct session_entry {
 struct session_mgr {
     struct curl_loop *loop;
     struct store *store;
+    struct shared *shared;     /* state = redis: refreshes under a shared lock */
     struct session_entry *entries;
     struct strmap index;       /* entries by original token */
     size_t count;
@@ -58,6 +65,7 @@ struct session_mgr {
 };
 
 static void start_refresh(struct session_entry *e);
+static void do_refresh(struct session_entry *e);
 
 struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store)
 {
@@ -71,6 +79,9 @@ static void entry_free(struct session_entry *e)
 {
     upcall_cancel(e->call);
     store_lookup_cancel(e->mgr->store, e->lookup);
+    shared_unlock(e->rlock_wait);
+    shared_unlock(e->rlock);
+    free(e->stale_access);
     while (e->waiters) {
         struct session_wait *w = e->waiters;
         e->waiters = w->next;
@@ -80,6 +91,11 @@ static void entry_free(struct session_entry *e)
     free(e->current);
     free(e->access);
     free(e);
+}
+
+void session_mgr_share(struct session_mgr *m, struct shared *shared)
+{
+    m->shared = shared;
 }
 
 void session_mgr_free(struct session_mgr *m)
@@ -100,7 +116,7 @@ static void evict_one(struct session_mgr *m)
     struct session_entry **victim = NULL;
     for (struct session_entry **pp = &m->entries; *pp; pp = &(*pp)->next) {
         struct session_entry *e = *pp;
-        if (e->call || e->lookup || e->waiters)
+        if (e->refreshing || e->call || e->lookup || e->waiters)
             continue;
         if (!victim || e->used < (*victim)->used)
             victim = pp;
@@ -184,8 +200,9 @@ static struct session_wait *get(struct session_mgr *m, const char *refresh_token
     while (*pp)
         pp = &(*pp)->next;
     *pp = w;
-    if (!e->call && !e->lookup) {
+    if (!e->refreshing) {
         e->tried_original = 0;
+        e->force = force;
         start_refresh(e);
     }
     return w;
@@ -223,6 +240,12 @@ void session_invalidate(struct session_mgr *m, const char *refresh_token,
     struct strmap_node *n = strmap_get(&m->index, refresh_token);
     struct session_entry *e = n ? STRMAP_ENTRY(n, struct session_entry, by_original) : NULL;
     if (e && e->access && (!access_token || strcmp(e->access, access_token) == 0)) {
+        if (m->shared) {
+            /* Redis may hold it too: the next refresh must not take it back. */
+            free(e->stale_access);
+            e->stale_access = e->access;
+            e->access = NULL;
+        }
         free(e->access);
         e->access = NULL;
         e->expires = 0;
@@ -244,6 +267,9 @@ unsigned long session_refreshes(const struct session_mgr *m)
  * may start new gets (even on this entry) safely. */
 static void notify(struct session_entry *e, enum session_result res, const char *detail)
 {
+    e->refreshing = 0;
+    shared_unlock(e->rlock);
+    e->rlock = NULL;
     while (e->waiters) {
         struct session_wait *w = e->waiters;
         e->waiters = w->next;
@@ -309,11 +335,16 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
     if (json_is_string(rt) && json_string_length(rt) && strcmp(json_string_value(rt), e->current)) {
         free(e->current);
         e->current = xstrdup(json_string_value(rt));
-        if (store_put_rotated(e->mgr->store, e->key, e->current) < 0)
+        if (e->mgr->shared)
+            /* With its access token, in one write, under the refresh lock. */
+            store_redis_write(e->mgr->store, e->key, e->current, e->access, e->expires);
+        else if (store_put_rotated(e->mgr->store, e->key, e->current) < 0)
             LOG(LOG_ERROR, "account %s: the rotated refresh token could not be saved; it will be "
                            "lost at restart", e->fp);
         else
             LOG(LOG_INFO, "account %s: the site rotated its refresh token (saved)", e->fp);
+    } else if (e->mgr->shared) {
+        store_redis_write(e->mgr->store, e->key, NULL, e->access, e->expires);
     }
     out = SESSION_OK;
 out:
@@ -326,7 +357,7 @@ out:
         e->tried_original = 1;
         free(e->current);
         e->current = xstrdup(e->original);
-        start_refresh(e);
+        do_refresh(e);
         if (e->call)
             return;
     }
@@ -342,38 +373,101 @@ out:
     notify(e, out, out == SESSION_OK ? NULL : detail);
 }
 
-static void stored_token(void *arg, const char *token, const char *err)
+static void store_unreachable(struct session_entry *e, const char *err)
 {
-    struct session_entry *e = arg;
+    /* Refreshing with the user's token now could use one the site has
+     * rotated out: better no answer than a dead account. */
+    char detail[300];
+    snprintf(detail, sizeof(detail), "the account store (%s) cannot be reached: %s; retry in a "
+             "moment", e->mgr->store ? e->mgr->store->name : "none", err);
+    LOG(LOG_WARN, "account %s: %s", e->fp, detail);
+    notify(e, SESSION_UNAVAILABLE, detail);
+}
+
+/* The stored refresh token (if any) becomes the one to refresh with; -1
+ * (and the waiters told) when the store could not answer. */
+static int take_stored(struct session_entry *e, const char *token, const char *err)
+{
     e->lookup = NULL;
     if (err) {
-        /* Refreshing with the user's token now could use one the site has
-         * rotated out: better no answer than a dead account. */
-        char detail[300];
-        snprintf(detail, sizeof(detail),
-                 "the account store (%s) cannot be reached: %s; retry in a moment",
-                 e->mgr->store->name, err);
-        LOG(LOG_WARN, "account %s: %s", e->fp, detail);
-        notify(e, SESSION_UNAVAILABLE, detail);
-        return;
+        store_unreachable(e, err);
+        return -1;
     }
     if (token && strcmp(token, e->current) != 0) {
         free(e->current);
         e->current = xstrdup(token);
     }
     e->loaded = 1;
-    start_refresh(e);
+    return 0;
+}
+
+static void stored_token(void *arg, const char *token, const char *err)
+{
+    struct session_entry *e = arg;
+    if (take_stored(e, token, err) == 0)
+        do_refresh(e);
+}
+
+/* Shared: under the refresh lock, the record as the last refresher left it. */
+static void record_read(void *arg, const char *token, const char *access, long long expires,
+                        const char *err)
+{
+    struct session_entry *e = arg;
+    if (take_stored(e, token, err) < 0)
+        return;
+    if (!e->force && access && expires > time(NULL) &&
+        !(e->stale_access && strcmp(access, e->stale_access) == 0)) {
+        /* Another replica refreshed a moment ago: its result serves. */
+        free(e->access);
+        e->access = xstrdup(access);
+        e->expires = expires;
+        notify(e, SESSION_OK, NULL);
+        return;
+    }
+    do_refresh(e);
+}
+
+static void refresh_locked(void *arg, struct shared_lock *l, enum shared_error err,
+                           const char *detail)
+{
+    struct session_entry *e = arg;
+    e->rlock_wait = NULL;
+    if (err != SHARED_OK) {
+        char why[300];
+        snprintf(why, sizeof(why), "the token refresh lock could not be taken: %s", detail);
+        LOG(LOG_WARN, "account %s: %s", e->fp, why);
+        notify(e, err == SHARED_UNAVAILABLE ? SESSION_UNAVAILABLE : SESSION_TIMEOUT, why);
+        return;
+    }
+    e->rlock = l;
+    e->lookup = store_redis_read(e->mgr->store, e->key, record_read, e);
 }
 
 static void start_refresh(struct session_entry *e)
 {
+    e->refreshing = 1;
+    if (e->mgr->shared) {
+        /* One refresh of an account at a time across the replicas: the
+         * site rotates the refresh token, and the old one dies. */
+        char name[80];
+        memcpy(name, "refresh:", 8);
+        memcpy(name + 8, e->key, sizeof(e->key));
+        long ttl = (cfg.refresh_timeout + 5) * 1000;
+        e->rlock_wait = shared_lock(e->mgr->shared, name, ttl, 2 * ttl, refresh_locked, e);
+        return;
+    }
     if (!e->loaded) {
         /* SQLite answers at once (stored_token runs inside), Redis later. */
         struct store_lookup *l = store_lookup(e->mgr->store, e->key, stored_token, e);
-        if (!e->loaded && !e->call)
+        if (!e->loaded && !e->call && e->refreshing)
             e->lookup = l;
         return;
     }
+    do_refresh(e);
+}
+
+static void do_refresh(struct session_entry *e)
+{
     struct buf url;
     buf_init(&url, 4096);
     if (glm_url(&url, cfg.path_refresh) < 0) {

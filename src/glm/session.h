@@ -24,6 +24,12 @@ typedef void session_fn(void *arg, enum session_result res, const char *access_t
 
 /* store may be NULL (rotations then live in memory only). */
 struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store);
+/* state = redis: every refresh of an account takes the shared lock
+ * "refresh:<key>", reads the record another replica may have just written
+ * (and uses its access token when still valid), and writes the rotated
+ * refresh token with the access token in one command before unlocking. */
+struct shared;
+void session_mgr_share(struct session_mgr *m, struct shared *shared);
 /* Cancels refreshes in flight; their waiters are not called. */
 void session_mgr_free(struct session_mgr *m);
 

@@ -55,6 +55,18 @@ long store_sqlite_each(struct store *s,
 void store_redis_import(struct store *s, const char *key, const char *token, long long updated,
                         void (*done)(void *arg, int written, const char *err), void *arg);
 
+/* The whole record of an account in a Redis store, for a refresh made under
+ * the shared refresh lock: the refresh token to use, and the access token
+ * another replica got with its expiry (unix s), each NULL/0 when absent. */
+typedef void store_record_fn(void *arg, const char *token, const char *access,
+                             long long expires, const char *err);
+struct store_lookup *store_redis_read(struct store *s, const char *key, store_record_fn *fn,
+                                      void *arg);
+/* Writes token (when not NULL), access and expires in one command, so
+ * another replica never sees a rotated token without its access token. */
+void store_redis_write(struct store *s, const char *key, const char *token, const char *access,
+                       long long expires);
+
 /* The key of a user-given token: sha256 hex. */
 void store_key(const char *token, char out[65]);
 

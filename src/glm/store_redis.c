@@ -25,6 +25,7 @@ struct redis_store {
 struct store_lookup {
     struct redis_cmd *cmd;
     store_lookup_fn *fn;
+    store_record_fn *record_fn;
     void *arg;
 };
 
@@ -47,6 +48,64 @@ static void lookup_done(void *arg, struct redisReply *reply, const char *err)
     free(l);
 }
 
+/* A write whose result is only logged: the key's fingerprint-free label. */
+static void write_done(void *arg, struct redisReply *reply, const char *err)
+{
+    (void)arg;
+    if (err || reply->type == REDIS_REPLY_ERROR)
+        LOG(LOG_ERROR, "account store (Redis): write failed: %s",
+            err ? err : reply->str ? reply->str : "error");
+}
+
+static const char *field(const redisReply *r, size_t i)
+{
+    return r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+                   r->element[i]->type == REDIS_REPLY_STRING && r->element[i]->len > 0
+               ? r->element[i]->str : NULL;
+}
+
+static void record_done(void *arg, struct redisReply *reply, const char *err)
+{
+    struct store_lookup *l = arg;
+    if (!err && reply->type != REDIS_REPLY_ARRAY)
+        err = "Redis answered the account lookup with an error";
+    if (err) {
+        l->record_fn(l->arg, NULL, NULL, 0, err);
+    } else {
+        const char *exp = field(reply, 2);
+        l->record_fn(l->arg, field(reply, 0), field(reply, 1), exp ? atoll(exp) : 0, NULL);
+    }
+    free(l);
+}
+
+struct store_lookup *store_redis_read(struct store *s, const char *key, store_record_fn *fn,
+                                      void *arg)
+{
+    struct redis_store *q = (struct redis_store *)s;
+    char k[256];
+    record_key(q, key, k, sizeof(k));
+    struct store_lookup *l = xcalloc(1, sizeof(*l));
+    l->record_fn = fn;
+    l->arg = arg;
+    l->cmd = redis_cmdf(q->r, record_done, l, "HMGET %s token access expires", k);
+    return l;
+}
+
+void store_redis_write(struct store *s, const char *key, const char *token, const char *access,
+                       long long expires)
+{
+    struct redis_store *q = (struct redis_store *)s;
+    char k[256], now[24], exp[24];
+    record_key(q, key, k, sizeof(k));
+    snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+    snprintf(exp, sizeof(exp), "%lld", expires);
+    if (token)
+        redis_cmdf(q->r, write_done, NULL, "HSET %s token %s access %s expires %s updated %s", k,
+                   token, access, exp, now);
+    else
+        redis_cmdf(q->r, write_done, NULL, "HSET %s access %s expires %s", k, access, exp);
+}
+
 static struct store_lookup *rs_lookup(struct store *s, const char *key, store_lookup_fn *fn,
                                       void *arg)
 {
@@ -65,15 +124,6 @@ static void rs_cancel(struct store *s, struct store_lookup *l)
     (void)s;
     redis_cancel(l->cmd);
     free(l);
-}
-
-/* A write whose result is only logged: the key's fingerprint-free label. */
-static void write_done(void *arg, struct redisReply *reply, const char *err)
-{
-    (void)arg;
-    if (err || reply->type == REDIS_REPLY_ERROR)
-        LOG(LOG_ERROR, "account store (Redis): write failed: %s",
-            err ? err : reply->str ? reply->str : "error");
 }
 
 static int rs_put(struct store *s, const char *key, const char *token)

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include "glm/shared.h"
 #include "glm/store.h"
 #include "net/redis.h"
 #include "redis_server.h"
@@ -161,6 +162,21 @@ static struct redis *client(const char *url, struct states *st, int timeout_ms)
     return r;
 }
 
+/* A client that is up, or NULL (the test then returns). */
+static struct redis *connected(struct states *st, int timeout_ms)
+{
+    if (!server_ready())
+        return NULL;
+    struct redis *r = client(srv.url, st, timeout_ms);
+    int up = r && run_until(&st->ups, 1, 10000);
+    CHECK(up);
+    if (!up) {
+        redis_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 TEST(connects_and_answers_commands)
 {
     if (!server_ready())
@@ -250,11 +266,10 @@ TEST(select_and_auth_from_the_url)
 
 TEST(a_command_that_outlives_its_timeout_fails_and_the_link_recovers)
 {
-    if (!server_ready())
-        return;
     struct states st = { 0, 0 };
-    struct redis *r = client(srv.url, &st, 300);
-    CHECK(run_until(&st.ups, 1, 10000));
+    struct redis *r = connected(&st, 300);
+    if (!r)
+        return;
     struct probe slow = { 0 }, behind = { 0 };
     /* BLPOP on an empty list holds the connection for 5 s. */
     redis_cmdf(r, probe_cb, &slow, "BLPOP %s %d", "glm:test:empty", 5);
@@ -275,11 +290,10 @@ TEST(a_command_that_outlives_its_timeout_fails_and_the_link_recovers)
 
 TEST(reconnects_after_the_server_is_stopped_and_started)
 {
-    if (!server_ready())
-        return;
     struct states st = { 0, 0 };
-    struct redis *r = client(srv.url, &st, 2000);
-    CHECK(run_until(&st.ups, 1, 10000));
+    struct redis *r = connected(&st, 2000);
+    if (!r)
+        return;
     unsigned long drops = redis_drops(r);
     test_redis_stop(&srv);
     CHECK(run_until(&st.downs, 1, 10000));
@@ -388,11 +402,10 @@ static void import_cb(void *arg, int written, const char *err)
 
 TEST(the_redis_store_keeps_the_same_records_as_sqlite)
 {
-    if (!server_ready())
-        return;
     struct states st = { 0, 0 };
-    struct redis *r = client(srv.url, &st, 2000);
-    CHECK(run_until(&st.ups, 1, 10000));
+    struct redis *r = connected(&st, 2000);
+    if (!r)
+        return;
     struct store *s = store_open_redis(r, "glm:t1:");
     CHECK_STR(s->name, "Redis");
     char key[65];
@@ -438,6 +451,164 @@ TEST(the_redis_store_keeps_the_same_records_as_sqlite)
     CHECK(test_redis_start(&srv) == 0);
     CHECK(run_until(&st.ups, 2, 15000));
     store_close(s);
+    redis_free(r);
+}
+
+/* ---- locks shared by replicas -------------------------------------------- */
+
+struct taken {
+    int calls;
+    struct shared_lock *l;
+    enum shared_error err;
+    char detail[200];
+    int order;
+};
+
+static int take_seq;
+
+static void taken_cb(void *arg, struct shared_lock *l, enum shared_error err, const char *detail)
+{
+    struct taken *t = arg;
+    t->calls++;
+    t->l = l;
+    t->err = err;
+    t->order = ++take_seq;
+    snprintf(t->detail, sizeof(t->detail), "%s", detail ? detail : "");
+}
+
+static struct shared *replica(struct redis *r, const char *name)
+{
+    struct shared_opts o = { .cmd = r, .sub_url = srv.url, .prefix = "glm:t2:", .replica = name,
+                             .timeout_ms = 2000 };
+    return shared_new(base, &o);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+struct holders_out {
+    int calls, n;
+    char name[64], holder[64];
+};
+
+static void holders_cb(void *arg, const char *const *names, const char *const *holders, int n,
+                       const char *err)
+{
+    struct holders_out *o = arg;
+    o->calls++;
+    o->n = err ? -1 : n;
+    if (n > 0) {
+        snprintf(o->name, sizeof(o->name), "%s", names[0]);
+        snprintf(o->holder, sizeof(o->holder), "%s", holders[0]);
+    }
+}
+
+TEST(a_lock_is_held_by_one_replica_and_passes_on_release_in_fifo_order)
+{
+    struct states st = { 0, 0 };
+    struct redis *r = connected(&st, 2000);
+    if (!r)
+        return;
+    struct shared *a = replica(r, "replica-a"), *b = replica(r, "replica-b");
+    int never = 0;
+    run_until(&never, 1, 300); /* the subscriber links come up */
+    struct taken ta = { 0 }, tb1 = { 0 }, tb2 = { 0 }, late = { 0 };
+    shared_lock(a, "lease:x", 20000, 15000, taken_cb, &ta);
+    CHECK(run_until(&ta.calls, 1, 10000));
+    CHECK_INT(ta.err, SHARED_OK);
+    CHECK_INT(shared_held(a), 1);
+    shared_lock(b, "lease:x", 20000, 15000, taken_cb, &tb1);
+    shared_lock(b, "lease:x", 20000, 15000, taken_cb, &tb2);
+    run_until(&never, 1, 300);
+    CHECK_INT(tb1.calls + tb2.calls, 0);
+    CHECK_INT(shared_waiting(b), 2);
+    struct holders_out ho = { 0 };
+    shared_holders(a, "lease:*", holders_cb, &ho);
+    CHECK(run_until(&ho.calls, 1, 10000));
+    CHECK_INT(ho.n, 1);
+    CHECK_STR(ho.name, "lease:x");
+    CHECK_STR(ho.holder, "replica-a");
+    /* A waiter with a short wait gives up, naming the holder. */
+    shared_lock(b, "lease:x", 20000, 100, taken_cb, &late);
+    CHECK(run_until(&late.calls, 1, 10000));
+    CHECK_INT(late.err, SHARED_TIMEOUT);
+    CHECK_STR(late.detail, "held by replica replica-a");
+    /* The release is published: the first waiter of b gets it long before the TTL. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    shared_unlock(ta.l);
+    CHECK(run_until(&tb1.calls, 1, 15000));
+    CHECK(ms_since(&t0) < 10000);
+    CHECK_INT(tb1.err, SHARED_OK);
+    CHECK_INT(tb2.calls, 0);
+    shared_unlock(tb1.l);
+    CHECK(run_until(&tb2.calls, 1, 15000));
+    CHECK_INT(tb2.err, SHARED_OK);
+    CHECK(tb1.order < tb2.order);
+    /* Cancelling a wait: no call. */
+    struct taken gone = { 0 };
+    shared_unlock(shared_lock(a, "lease:x", 20000, 15000, taken_cb, &gone));
+    shared_unlock(tb2.l);
+    run_until(&never, 1, 200);
+    CHECK_INT(gone.calls, 0);
+    CHECK_INT(shared_held(a) + shared_held(b), 0);
+    shared_free(b);
+    shared_free(a);
+    redis_free(r);
+}
+
+TEST(a_crashed_holders_lock_expires_by_its_ttl)
+{
+    struct states st = { 0, 0 };
+    struct redis *r = connected(&st, 2000);
+    if (!r)
+        return;
+    struct shared *a = replica(r, "replica-a"), *b = replica(r, "replica-b");
+    struct taken ta = { 0 }, tb = { 0 };
+    shared_lock(a, "lease:crash", 600, 15000, taken_cb, &ta);
+    CHECK(run_until(&ta.calls, 1, 10000));
+    CHECK_INT(ta.err, SHARED_OK);
+    /* a "dies": no release, no more renewals. */
+    shared_free(a);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    shared_lock(b, "lease:crash", 600, 15000, taken_cb, &tb);
+    CHECK(run_until(&tb.calls, 1, 15000));
+    CHECK_INT(tb.err, SHARED_OK);
+    CHECK(ms_since(&t0) >= 100);
+    /* While held, renewals keep it past its TTL. */
+    int never = 0;
+    run_until(&never, 1, 1500);
+    struct probe p = { 0 };
+    redis_cmdf(r, probe_cb, &p, "GET %s", "glm:t2:lease:crash");
+    CHECK(run_until(&p.calls, 1, 10000));
+    CHECK(strncmp(p.str, "replica-b ", 10) == 0);
+    shared_unlock(tb.l);
+    shared_free(b);
+    redis_free(r);
+}
+
+TEST(without_redis_a_lock_is_refused_at_once_naming_redis)
+{
+    struct states st = { 0, 0 };
+    struct redis *r = connected(&st, 2000);
+    if (!r)
+        return;
+    struct shared *a = replica(r, "replica-a");
+    test_redis_stop(&srv);
+    CHECK(run_until(&st.downs, 1, 10000));
+    struct taken t = { 0 };
+    shared_lock(a, "lease:z", 2000, 15000, taken_cb, &t);
+    CHECK(run_until(&t.calls, 1, 10000));
+    CHECK_INT(t.err, SHARED_UNAVAILABLE);
+    CHECK(strstr(t.detail, "Redis") != NULL);
+    CHECK(test_redis_start(&srv) == 0);
+    CHECK(run_until(&st.ups, 2, 15000));
+    shared_free(a);
     redis_free(r);
 }
 

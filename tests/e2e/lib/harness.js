@@ -343,7 +343,8 @@ export async function startMockWithFixtures(dir) {
 // ---- Redis ---------------------------------------------------------------
 
 // Debian's redis-server on a free loopback port, in a temporary directory,
-// without persistence (no RDB, no AOF); never under GLM_WRAP. stop() and
+// without persistence (no RDB, no AOF; persist: an AOF fsynced at each write,
+// so that a kill and a start keep the data); never under GLM_WRAP. stop() and
 // start() again keep the port, so servers reconnect to the same URL.
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
 export const haveRedis = () => fs.existsSync(REDIS_BIN);
@@ -401,16 +402,18 @@ function respParse(buf, pos = 0) {
 }
 
 export class Redis {
-  constructor(dir, port) {
+  constructor(dir, port, persist = false) {
     this.dir = dir;
     this.port = port;
+    this.persist = persist;
     this.url = `redis://127.0.0.1:${port}/0`;
     this.child = null;
   }
 
   async start() {
     this.child = await spawnReady(REDIS_BIN, ['--port', String(this.port), '--bind', '127.0.0.1',
-      '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no',
+      '--save', '', '--appendonly', this.persist ? 'yes' : 'no', '--appendfsync', 'always',
+      '--dir', this.dir, '--daemonize', 'no',
       '--loglevel', 'notice'], 'stdout', /Ready to accept connections/, 'redis-server', false);
   }
 
@@ -450,12 +453,12 @@ export class Redis {
   }
 }
 
-export async function startRedis() {
+export async function startRedis({ persist = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'glm-redis-'));
   tempDirs.add(dir);
   let lastErr;
   for (let i = 0; i < 3; i++) {
-    const r = new Redis(dir, await freePort());
+    const r = new Redis(dir, await freePort(), persist);
     try {
       await r.start();
       return r;
