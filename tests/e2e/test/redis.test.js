@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  startMock, startServer, startRedis, haveRedis, newToken, user, waitFor, assertCleanExit, jwtPayload, sleep,
+  WRAP, startMock, startServer, startRedis, haveRedis, newToken, user, waitFor, assertCleanExit, jwtPayload, sleep,
   GLM_BIN, PATH_REFRESH, PATH_STREAM, REPO,
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
@@ -21,6 +21,9 @@ import { uidOf } from '../lib/faults.js';
 const PLAIN_PROMPT = '[[fixture:chat-plain]] 你好';
 const sha = (t) => createHash('sha256').update(t).digest('hex');
 const API_KEY = 'sk-replicas';
+// Under valgrind (GLM_WRAP) everything is 20-50 times slower: longer waits and leases.
+const SLOW = WRAP.length ? 5 : 1;
+const LEASE_TTL = String(2000 * SLOW);
 const skip = haveRedis() ? false : 'redis-server is not installed';
 
 let mock;
@@ -66,8 +69,8 @@ describe('state in Redis', { skip }, () => {
     const a = await startServer(mock.url, redisArgs(prefix));
     const b = await startServer(mock.url, redisArgs(prefix));
     try {
-      await waitFor(async () => (await metric(a, 'glm_redis_up')) === 1, 10000);
-      await waitFor(async () => (await metric(b, 'glm_redis_up')) === 1, 10000);
+      await waitFor(async () => (await metric(a, 'glm_redis_up')) === 1, 10000 * SLOW);
+      await waitFor(async () => (await metric(b, 'glm_redis_up')) === 1, 10000 * SLOW);
       assert.equal((await plain(a, token)).choices[0].message.content, PLAIN);
       const stored = await redis.command('HGET', `${prefix}rotated:${sha(token)}`, 'token');
       assert.ok(stored && stored !== token, 'the rotated token is in Redis, keyed by the hash');
@@ -95,10 +98,10 @@ describe('state in Redis', { skip }, () => {
   test('Redis away: 503 naming Redis with Retry-After, /ping and /metrics answer; back: service resumes', async () => {
     const srv = await startServer(mock.url, redisArgs('glm:e2e2:'));
     try {
-      await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 1, 10000);
+      await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 1, 10000 * SLOW);
       assert.equal((await chat(srv, newToken('before'))).status, 200);
       await redis.kill();
-      assert.ok(await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 0, 10000),
+      assert.ok(await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 0, 10000 * SLOW),
                 'the metric shows the link down');
       const r = await chat(srv, newToken('away'));
       assert.equal(r.status, 503, JSON.stringify(r.body));
@@ -111,7 +114,7 @@ describe('state in Redis', { skip }, () => {
       assert.match(srv.stderr, /Redis \(shared state\) at 127\.0\.0\.1:\d+ db 0: link down/);
 
       await redis.start();
-      assert.ok(await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 1, 15000),
+      assert.ok(await waitFor(async () => (await metric(srv, 'glm_redis_up')) === 1, 15000 * SLOW),
                 'the link comes back by itself');
       assert.equal((await chat(srv, newToken('after'))).status, 200);
       assert.match(srv.stderr, /link up again/);
@@ -151,7 +154,7 @@ describe('state in Redis', { skip }, () => {
       await mock.config({ strict_rotation: true });
       const rs = await startServer(mock.url, redisArgs(prefix));
       try {
-        await waitFor(async () => (await metric(rs, 'glm_redis_up')) === 1, 10000);
+        await waitFor(async () => (await metric(rs, 'glm_redis_up')) === 1, 10000 * SLOW);
         assert.equal((await plain(rs, token)).choices[0].message.content, PLAIN);
       } finally {
         await mock.config({ strict_rotation: false });
@@ -169,12 +172,12 @@ const STREAM_MS = process.env.GLM_WRAP ? 600000 : 120000;
 
 async function replicas(tokens, prefix, extra = []) {
   const args = [...redisArgs(prefix), '--api-keys', API_KEY, '--refresh-tokens', tokens.join(','),
-                '--queue-wait', '600', '--lease-ttl-ms', '2000', ...extra];
+                '--queue-wait', '600', '--lease-ttl-ms', LEASE_TTL, ...extra];
   const [a, b] = await Promise.all([
     startServer(mock.url, [...args, '--replica-id', 'replica-a']),
     startServer(mock.url, [...args, '--replica-id', 'replica-b']),
   ]);
-  for (const s of [a, b]) await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 10000);
+  for (const s of [a, b]) await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 10000 * SLOW);
   return [a, b];
 }
 
@@ -241,7 +244,7 @@ describe('two replicas on one Redis', { skip }, () => {
       const open0 = (await mock.stats()).streams_open;
       const stalled = [streamed(a, '[[scenario:stall]] 你好'), streamed(a, '[[scenario:stall]] 你好')];
       stalled.forEach((p) => p.catch(() => {}));
-      assert.ok(await waitFor(async () => (await mock.stats()).streams_open >= open0 + 2, 20000),
+      assert.ok(await waitFor(async () => (await mock.stats()).streams_open >= open0 + 2, 20000 * SLOW),
                 'both accounts stream on replica a');
       const accts = await (await fetch(`${b.url}/v1/accounts`, { headers: { authorization: `Bearer ${API_KEY}` } })).json();
       assert.deepEqual(accts.data.map((x) => x.lease_holder), ['replica-a', 'replica-a'],
@@ -296,7 +299,7 @@ describe('Redis stopped and started under load', { skip }, () => {
     await mock.config({ strict_rotation: true });
     const args = ['--state', 'redis', '--redis-url', pr.url, '--redis-prefix', 'glm:e2e6:',
                   '--redis-timeout-ms', '1000', '--api-keys', API_KEY, '--refresh-tokens', tokens.join(','),
-                  '--queue-wait', '600', '--lease-ttl-ms', '2000'];
+                  '--queue-wait', '600', '--lease-ttl-ms', LEASE_TTL];
     const [a, b] = await Promise.all([startServer(mock.url, [...args, '--replica-id', 'a']),
                                       startServer(mock.url, [...args, '--replica-id', 'b'])]);
     const seen = [];
@@ -310,21 +313,21 @@ describe('Redis stopped and started under load', { skip }, () => {
       }
     };
     try {
-      for (const s of [a, b]) await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 10000);
+      for (const s of [a, b]) await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 10000 * SLOW);
       const workers = [a, b, a, b, a, b].map(worker);
       const summary = () => JSON.stringify(seen.map((x) => `${x.phase}:${x.status}`).slice(-20)) +
         ` ${seen.filter((x) => x.status !== 200).map((x) => x.r.text.slice(0, 200)).slice(-2)}`;
-      assert.ok(await waitFor(() => seen.filter((x) => x.status === 200).length >= 8, 60000), summary());
+      assert.ok(await waitFor(() => seen.filter((x) => x.status === 200).length >= 8, 60000 * SLOW), summary());
       phase = 'away';
       await pr.kill();
-      for (const s of [a, b]) assert.ok(await waitFor(async () => (await metric(s, 'glm_redis_up')) === 0, 10000));
-      await waitFor(() => seen.filter((x) => x.phase === 'away' && x.status === 503).length >= 4, 20000);
+      for (const s of [a, b]) assert.ok(await waitFor(async () => (await metric(s, 'glm_redis_up')) === 0, 10000 * SLOW));
+      await waitFor(() => seen.filter((x) => x.phase === 'away' && x.status === 503).length >= 4, 20000 * SLOW);
       await pr.start();
-      for (const s of [a, b]) assert.ok(await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 20000));
+      for (const s of [a, b]) assert.ok(await waitFor(async () => (await metric(s, 'glm_redis_up')) === 1, 20000 * SLOW));
       phase = 'after';
       // Every access token dies: the next requests must refresh, with the tokens in Redis.
       await mock.expire();
-      await waitFor(() => seen.filter((x) => x.phase === 'after' && x.status === 200).length >= 12, 60000);
+      await waitFor(() => seen.filter((x) => x.phase === 'after' && x.status === 200).length >= 12, 60000 * SLOW);
       stop = true;
       await Promise.all(workers);
       for (const x of seen) {
