@@ -1,11 +1,13 @@
 /* OpenAI wire format, written straight into a buffer (no JSON DOM on the hot
  * path): chat.completion.chunk events, chat.completion objects, error bodies,
- * and the token estimate behind "usage". */
+ * the token estimate behind "usage", and the Chat Completions writer: a sink
+ * (stream/answer.h) that turns answer events into those. */
 #ifndef GLM_OPENAI_H
 #define GLM_OPENAI_H
 
 #include <stddef.h>
 
+#include "stream/answer.h"
 #include "util/buf.h"
 
 struct openai_meta {
@@ -44,6 +46,44 @@ int openai_error_body(struct buf *out, const char *message, const char *type,
                       const char *param, const char *code);
 /* The conventional error "type" for an HTTP status. */
 const char *openai_error_type(int status);
+
+/* ---- the Chat Completions writer ----
+ * Streamed: every event goes into out at once as chat.completion.chunk SSE
+ * events: the role chunk at start (or before the first event that needs it);
+ * one delta chunk per text or reasoning piece; for a tool call, a first delta
+ * {"tool_calls":[{"index","id","type":"function","function":{"name",
+ * "arguments":""}}]} and then {"tool_calls":[{"index","function":
+ * {"arguments":piece}}]} per piece; at finish the chunk with finish_reason
+ * ("stop", "length", "tool_calls", "content_filter"); at usage the usage chunk
+ * (include_usage only) and "data: [DONE]". An error writes the error event and
+ * [DONE] (send it only after the stream started: before, the caller answers
+ * with an HTTP error instead).
+ * Collected: nothing is written until usage, which writes the whole
+ * chat.completion object (message.tool_calls when calls came; then
+ * "content":null when there was no text). An error writes nothing.
+ * Ops answer ANSWER_FULL when out (or the collected text) is at its cap. */
+struct openai_writer_opts {
+    const char *model;      /* the model name the client asked for (copied) */
+    long long created;      /* unix seconds, the same in every chunk */
+    int stream;
+    int include_usage;      /* stream_options.include_usage */
+    size_t max_answer;      /* collected: the text kept is capped a little above this */
+};
+
+struct openai_writer;
+
+/* out: where the events (or the object) go; borrowed, the caller empties it. */
+struct openai_writer *openai_writer_new(const struct openai_writer_opts *o, struct buf *out);
+void openai_writer_free(struct openai_writer *w);
+struct sink openai_writer_sink(struct openai_writer *w);
+/* The upstream conversation id, the "id" of what is written from now on
+ * (copied; "" until set). See pipeline_opts.on_conversation. */
+void openai_writer_set_id(struct openai_writer *w, const char *id);
+/* Streamed: 1 once the role chunk went out (the client saw the stream begin). */
+int openai_writer_started(const struct openai_writer *w);
+/* After finish, when usage never came: writes what usage would have (with
+ * zero counts). 0, or -1 at the cap. */
+int openai_writer_flush(struct openai_writer *w);
 
 /* An honest token estimate for text (documented in the README):
  * each CJK/fullwidth code point counts 1, other non-ASCII code points 1/2,

@@ -5,59 +5,11 @@
 
 /* ---- UTF-8 ---- */
 
-static inline long utf8_decode(const unsigned char *s, size_t n, size_t *len)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF;
-    size_t need;
-    long cp;
-
-    *len = 1;
-    if (c < 0x80)
-        return c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        cp = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;          /* no overlong forms */
-        else if (c == 0xED)
-            hi = 0x9F;          /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        cp = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;          /* nothing above U+10FFFF */
-    } else {
-        return JSTR_UTF8_BAD;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n)
-            return JSTR_UTF8_CUT;
-        if (s[i] < lo || s[i] > hi)
-            return JSTR_UTF8_BAD;
-        cp = (cp << 6) | (s[i] & 0x3F);
-        *len = i + 1;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return cp;
-}
-
-long jstr_utf8_decode(const char *s, size_t n, size_t *len)
-{
-    return utf8_decode((const unsigned char *)s, n, len);
-}
-
 size_t jstr_utf8_len(const char *s, size_t n)
 {
     size_t len;
 
-    return utf8_decode((const unsigned char *)s, n, &len) >= 0 ? len : 0;
+    return jstr_utf8_decode(s, n, &len) >= 0 ? len : 0;
 }
 
 int jstr_utf8_valid(const char *s, size_t n)
@@ -70,7 +22,7 @@ int jstr_utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        if (utf8_decode(p + i, n - i, &len) < 0)
+        if (jstr_utf8_decode((const char *)p + i, n - i, &len) < 0)
             return 0;
         i += len;
     }
@@ -136,7 +88,7 @@ const char *jstr_walk(const char *str, const char *end, int *nul)
             return (const char *)s;
         if (c >= 0x80) {
             size_t k;
-            if (utf8_decode(s, (size_t)(e - s), &k) < 0)
+            if (jstr_utf8_decode((const char *)s, (size_t)(e - s), &k) < 0)
                 return NULL;
             s += k;
             continue;
@@ -250,7 +202,7 @@ int json_append_string(struct buf *out, const char *s, size_t n)
             continue;
         }
         size_t len = 1;
-        long cp = c < 0x80 ? c : utf8_decode(p + i, n - i, &len);
+        long cp = c < 0x80 ? c : jstr_utf8_decode((const char *)p + i, n - i, &len);
         if (cp >= 0x80 && cp != 0x2028 && cp != 0x2029) {
             i += len;
             continue;

@@ -24,8 +24,51 @@
  * substitution of maximal subparts", the policy of browsers and Python: each
  * bad sequence becomes one U+FFFD and the byte that broke it is looked at
  * again), or JSTR_UTF8_CUT with *len = n when the input ends inside a
- * sequence that was well-formed so far. */
-long jstr_utf8_decode(const char *s, size_t n, size_t *len);
+ * sequence that was well-formed so far.
+ * (Inline: the token estimate and the string writers call it per character.) */
+static inline long jstr_utf8_decode(const char *str, size_t n, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    unsigned char c = s[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t need;
+    long cp;
+
+    *len = 1;
+    if (c < 0x80)
+        return c;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        cp = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;          /* no overlong forms */
+        else if (c == 0xED)
+            hi = 0x9F;          /* no surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        cp = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;          /* nothing above U+10FFFF */
+    } else {
+        return JSTR_UTF8_BAD;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n)
+            return JSTR_UTF8_CUT;
+        if (s[i] < lo || s[i] > hi)
+            return JSTR_UTF8_BAD;
+        cp = (cp << 6) | (s[i] & 0x3F);
+        *len = i + 1;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return cp;
+}
 
 /* The length of the well-formed character at s (n > 0), or 0. */
 size_t jstr_utf8_len(const char *s, size_t n);
