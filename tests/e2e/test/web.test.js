@@ -262,6 +262,26 @@ describe('the page in Chromium', () => {
     await page.waitForSelector(`${lastAnswer}[data-state="done"]`);
     assert.equal(await text(page, `${lastAnswer} .tool`), 'Tool call: get_weather({"city":"Beijing"})');
     assert.match(await text(page, `${lastAnswer} .meta`), /tool_calls/);
+
+    // Through the server: the request gets a tool list on its way (the page
+    // has no field for one), the model writes a call, the server streams it
+    // as tool_calls deltas.
+    const name = `web${Date.now()}`;
+    await mock.call('POST', '/_mock/script', { name, replies: [{ text: '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>', chunk: 7 }] });
+    page.onRequest = (r) => {
+      if (!r.url().endsWith('/v1/chat/completions')) return false;
+      const body = JSON.parse(r.postData());
+      body.tools = [{ type: 'function', function: { name: 'get_weather', description: 'The weather of a city',
+                      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+      r.continue({ postData: JSON.stringify(body) });
+      return true;
+    };
+    await page.click('#clear');
+    await chat(page, `[[script:${name}]] the weather in Paris?`);
+    await page.waitForSelector(`${lastAnswer}[data-state="done"]`);
+    assert.equal(await text(page, `${lastAnswer} .tool`), 'Tool call: get_weather({"city":"Paris"})');
+    assert.match(await text(page, `${lastAnswer} .meta`), /tool_calls/);
+    await shot(page, '4b-chat-tool-call');
     clean(page);
     await page.close();
   });
