@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     session_mgr_share(app.sessions, app.shared);
     app.accounts = accounts_new(app.base, (size_t)cfg.queue_max, cfg.queue_wait * 1000);
     accounts_configure(app.accounts, cfg.busy_cool * 1000, cfg.dead_recheck * 1000);
-    app.auth = authcache_new(AUTHCACHE_MAX);
+    app.auth = authcache_new(AUTHCACHE_MAX, AUTHCACHE_MAX_TOKENS);
     load_configured_accounts();
     struct http_server_opts ho = {
         .max_header = (size_t)cfg.max_header,

@@ -20,13 +20,15 @@ struct authcache {
     struct strmap index;
     struct entry *head, *tail;
     size_t count, max;
+    size_t tokens, max_tokens; /* accounts held by the cached sets */
     unsigned long hits, misses;
 };
 
-struct authcache *authcache_new(size_t max)
+struct authcache *authcache_new(size_t max, size_t max_tokens)
 {
     struct authcache *c = xcalloc(1, sizeof(*c));
     c->max = max ? max : 1;
+    c->max_tokens = max_tokens;
     return c;
 }
 
@@ -59,6 +61,7 @@ static void drop(struct authcache *c, struct account_pool *p, struct entry *e)
     unlink_entry(c, e);
     strmap_del(&c->index, &e->by_key);
     c->count--;
+    c->tokens -= accounts_set_size(e->set);
     accounts_set_unref(p, e->set);
     free(e);
 }
@@ -104,7 +107,10 @@ struct account_set *authcache_get(struct authcache *c, struct account_pool *p,
     for (size_t i = 0; i < ntokens; i++) /* the set holds its own */
         accounts_unref(p, v[i]);
     free(v);
-    if (c->count >= c->max)
+    size_t size = accounts_set_size(s);
+    if (size > c->max_tokens)
+        return s; /* not kept: the caller's reference is the only one */
+    while (c->tail && (c->count >= c->max || c->tokens + size > c->max_tokens))
         drop(c, p, c->tail);
     struct entry *e = xcalloc(1, sizeof(*e));
     memcpy(e->key, key, sizeof(key));
@@ -112,6 +118,7 @@ struct account_set *authcache_get(struct authcache *c, struct account_pool *p,
     strmap_put(&c->index, &e->by_key, e->key);
     push_front(c, e);
     c->count++;
+    c->tokens += size;
     accounts_set_ref(s);
     return s;
 }

@@ -394,7 +394,7 @@ TEST(the_auth_cache_reuses_a_list_and_drops_the_least_recently_used)
 {
     struct event_base *base = event_base_new();
     struct account_pool *p = accounts_new(base, 10, 1000);
-    struct authcache *c = authcache_new(2);
+    struct authcache *c = authcache_new(2, 100);
     CHECK(authcache_get(c, p, NULL) == NULL);
     CHECK(authcache_get(c, p, "Basic abc") == NULL);
     CHECK(authcache_get(c, p, "Bearer  , ") == NULL);
@@ -419,6 +419,29 @@ TEST(the_auth_cache_reuses_a_list_and_drops_the_least_recently_used)
     accounts_set_unref(p, b);
     accounts_set_unref(p, b2);
     accounts_set_unref(p, d);
+    authcache_free(c, p);
+    accounts_free(p);
+    event_base_free(base);
+}
+
+TEST(the_auth_cache_holds_a_bounded_number_of_accounts)
+{
+    struct event_base *base = event_base_new();
+    struct account_pool *p = accounts_new(base, 10, 1000);
+    struct authcache *c = authcache_new(10, 4);
+    struct account_set *a = authcache_get(c, p, "Bearer a1,a2,a3");
+    struct account_set *b = authcache_get(c, p, "Bearer b1,b2");    /* 5 > 4: drops a */
+    CHECK_INT(authcache_count(c), 1);
+    struct account_set *big = authcache_get(c, p, "Bearer c1,c2,c3,c4,c5"); /* never kept */
+    CHECK_INT(authcache_count(c), 1);
+    struct account_set *big2 = authcache_get(c, p, "Bearer c1,c2,c3,c4,c5");
+    CHECK(big2 != big);
+    CHECK(accounts_set_at(big2, 0) == accounts_set_at(big, 0));
+    CHECK_INT(authcache_misses(c), 4);
+    accounts_set_unref(p, a);
+    accounts_set_unref(p, b);
+    accounts_set_unref(p, big);
+    accounts_set_unref(p, big2);
     authcache_free(c, p);
     accounts_free(p);
     event_base_free(base);
