@@ -96,13 +96,18 @@ int openai_sse_role(struct buf *out, const struct openai_meta *m)
     return 0;
 }
 
-int openai_sse_delta(struct buf *out, const struct openai_meta *m, const char *content,
-                     size_t content_len, const char *reasoning, size_t reasoning_len)
+/* A delta chunk. head: the chunk's opening as chunk_open writes it, made
+ * once (the writer keeps it: the id, model and created of a stream do not
+ * change from chunk to chunk), or NULL to write it here. */
+static int delta_chunk(struct buf *out, const struct openai_meta *m, const struct buf *head,
+                       const char *content, size_t content_len, const char *reasoning,
+                       size_t reasoning_len)
 {
     size_t start = out->len;
     int has_content = content && content_len > 0;
     int has_reasoning = reasoning && reasoning_len > 0;
-    if (chunk_open(out, m) < 0 || buf_putc(out, '{') < 0)
+    if ((head ? buf_append(out, head->data, head->len) : chunk_open(out, m)) < 0 ||
+        buf_putc(out, '{') < 0)
         return openai_fail(out, start);
     /* Both empty breaks the contract; an empty content delta is still valid. */
     if (has_content || !has_reasoning) {
@@ -118,6 +123,12 @@ int openai_sse_delta(struct buf *out, const struct openai_meta *m, const char *c
     if (buf_putc(out, '}') < 0 || chunk_close(out, m, NULL) < 0)
         return openai_fail(out, start);
     return 0;
+}
+
+int openai_sse_delta(struct buf *out, const struct openai_meta *m, const char *content,
+                     size_t content_len, const char *reasoning, size_t reasoning_len)
+{
+    return delta_chunk(out, m, NULL, content, content_len, reasoning, reasoning_len);
 }
 
 int openai_sse_finish(struct buf *out, const struct openai_meta *m, const char *finish_reason)
@@ -242,6 +253,8 @@ struct openai_writer {
     int finished;           /* finish() came */
     int ended;              /* [DONE] or the object was written */
     enum answer_finish why;
+    struct buf head;        /* streamed: a delta chunk's opening (chunk_open), while head_ok */
+    int head_ok;
     struct buf content;     /* collected */
     struct buf reasoning;
     struct collect calls;
@@ -285,7 +298,13 @@ static int w_delta(struct openai_writer *w, struct buf *keep, const char *c, siz
     if (w_start(w) != ANSWER_GO)
         return ANSWER_FULL;
     struct openai_meta m = writer_meta(w);
-    return go(openai_sse_delta(w->out, &m, c, cn, r, rn));
+    if (!w->head_ok) {
+        buf_reset(&w->head);
+        if (chunk_open(&w->head, &m) < 0)
+            return ANSWER_FULL;
+        w->head_ok = 1;
+    }
+    return go(delta_chunk(w->out, &m, &w->head, c, cn, r, rn));
 }
 
 static int w_text(void *self, const char *s, size_t n)
@@ -416,6 +435,7 @@ struct openai_writer *openai_writer_new(const struct openai_writer_opts *o, stru
     w->model = xstrdup(o->model ? o->model : "");
     w->id = xstrdup("");
     w->out = out;
+    buf_init(&w->head, 65536);
     buf_init(&w->content, o->max_answer + 65536);
     buf_init(&w->reasoning, o->max_answer + 65536);
     collect_init(&w->calls, o->max_answer + 65536);
@@ -428,6 +448,7 @@ void openai_writer_free(struct openai_writer *w)
         return;
     free(w->model);
     free(w->id);
+    buf_cleanup(&w->head);
     buf_cleanup(&w->content);
     buf_cleanup(&w->reasoning);
     collect_cleanup(&w->calls);
@@ -444,6 +465,7 @@ void openai_writer_set_id(struct openai_writer *w, const char *id)
 {
     free(w->id);
     w->id = xstrdup(id ? id : "");
+    w->head_ok = 0;
 }
 
 int openai_writer_started(const struct openai_writer *w)
