@@ -40,6 +40,12 @@
  *                    caller fails the answer as for PIPELINE_FAILED.
  * After the answer is over, feeding more bytes does nothing (drain them).
  *
+ * A repair turn (stream/shape: a stage halted with a problem, shape_problem):
+ * free this pipeline and run a new one on the same head for the new upstream
+ * answer. A halt without finish leaves the OpenAI writer unended (the usage
+ * the pipeline sends after a halt writes nothing there), and the writer takes
+ * the second start as a no-op. Usage is counted per pipeline.
+ *
  * Events: start goes through once, before anything else: as soon as the
  * conversation id is known when early_start (a streamed reply shows it began
  * at once), else before the first text. Per frame, the text it added goes out
