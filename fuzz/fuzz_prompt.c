@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "api/chat_check.h"
+#include "api/chat_req.h"
 #include "fuzz.h"
 #include "glm/prompt.h"
 #include "util/buf.h"
@@ -26,15 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     json_t *msgs = json_loadb((const char *)data + 1, size - 1, 0, NULL);
     json_t *root = json_pack("{s:o}", "messages", msgs);
-    struct chat_check_error err;
-    if (root && chat_request_check(root, &err) == 0) {
+    struct api_error err;
+    struct turn t;
+    turn_init(&t);
+    if (root && chat_req_from_json(root, &t, &err) == 0) {
         struct buf p;
         buf_init(&p, cap);
-        if (prompt_merge(msgs, data[0] & 1, data[0] & 4 ? "<|system|>" : "<|sytstem|>", &p) == 0)
+        if (prompt_merge(&t, data[0] & 1, data[0] & 4 ? "<|system|>" : "<|sytstem|>", &p) == 0)
             FUZZ_ASSERT(fuzz_utf8_valid(buf_cstr(&p), p.len));
         FUZZ_ASSERT(p.len <= cap);
         buf_cleanup(&p);
     }
+    turn_free(&t);
     json_decref(root);
     return 0;
 }

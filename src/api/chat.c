@@ -18,7 +18,7 @@
 #include "api/api.h"
 #include "api/attempt.h"
 #include "api/authcache.h"
-#include "api/chat_check.h"
+#include "api/chat_req.h"
 #include "api/chat_shape.h"
 #include "app.h"
 #include "config.h"
@@ -40,16 +40,15 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-#define DEFAULT_MODEL "glm-4"
-
 struct chat_job {
     struct api_req *a;            /* NULL once the client reply has ended */
     char rid[48];
     /* the request */
-    char *model;
+    struct turn turn;             /* what the client asked; the strings below point into it */
+    const char *model;
     int stream;
     int include_usage;
-    char *given_conv;             /* a valid conversation_id from the client, or NULL */
+    const char *given_conv;       /* a valid conversation_id from the client, or NULL */
     struct model_route route;
     enum render_think think;
     char *prompt;
@@ -159,8 +158,7 @@ static void delete_conversation(struct chat_job *j)
 static void job_free(struct chat_job *j)
 {
     app.active_jobs--;
-    free(j->model);
-    free(j->given_conv);
+    turn_free(&j->turn);
     free(j->prompt);
     sse_parser_free(j->sse);
     render_free(j->render);
@@ -1027,16 +1025,6 @@ static json_t *shaped_messages(struct chat_job *j, json_t *msgs)
     return out;
 }
 
-/* Checks the OpenAI body (chat_check.c); on error answers 400 and returns -1. */
-static int validate(struct api_req *a, json_t *root)
-{
-    struct chat_check_error e;
-    if (chat_request_check(root, &e) == 0)
-        return 0;
-    api_error(a, 400, e.param[0] ? e.param : NULL, e.code, "%s", e.message);
-    return -1;
-}
-
 /* See api.h. */
 struct account_set *chat_accounts(struct api_req *a)
 {
@@ -1068,24 +1056,22 @@ void chat_handle(struct api_req *a)
 {
     size_t len;
     const char *body = http_req_body(a->req, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    if (!root) {
-        api_error(a, 400, NULL, "invalid_json",
-                  "the request body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                  jerr.line, jerr.column);
+    struct turn turn;
+    struct api_error e;
+    turn_init(&turn);
+    if (chat_req_parse(body, len, &turn, &e) < 0) {
+        turn_free(&turn);
+        api_error(a, e.status, e.param[0] ? e.param : NULL, e.code[0] ? e.code : NULL, "%s",
+                  e.message);
         return;
     }
-    if (validate(a, root) < 0) {
-        json_decref(root);
-        return;
-    }
+    json_t *root = turn.doc; /* borrowed from the turn */
     /* tools, response_format, stop, max_tokens and the refusals */
     struct chat_shape shp;
     struct api_error serr;
     if (chat_shape_parse(root, &shp, &serr) < 0) {
         chat_shape_cleanup(&shp);
-        json_decref(root);
+        turn_free(&turn);
         api_error(a, serr.status, serr.param[0] ? serr.param : NULL, serr.code, "%s",
                   serr.message);
         return;
@@ -1095,22 +1081,19 @@ void chat_handle(struct api_req *a)
     struct upload_error uerr;
     if (upload_list_parse(json_object_get(root, "messages"), (size_t)cfg.max_attachments,
                           (size_t)cfg.max_file, &uploads, &uerr) < 0) {
-        json_decref(root);
+        turn_free(&turn);
         api_error(a, uerr.status, uerr.param[0] ? uerr.param : NULL, uerr.code, "%s", uerr.message);
         chat_shape_cleanup(&shp);
         return;
     }
-    json_t *model = json_object_get(root, "model");
-    const char *model_name = json_is_string(model) && json_string_length(model)
-                                 ? json_string_value(model) : DEFAULT_MODEL;
-    snprintf(a->model, sizeof(a->model), "%s", model_name);
-    a->stream = json_is_true(json_object_get(root, "stream"));
+    snprintf(a->model, sizeof(a->model), "%s", turn.model.s);
+    a->stream = turn.stream;
 
     struct account_set *cands = chat_accounts(a);
     if (!cands) {
         upload_list_free(uploads);
         chat_shape_cleanup(&shp);
-        json_decref(root);
+        turn_free(&turn);
         return;
     }
 
@@ -1119,10 +1102,11 @@ void chat_handle(struct api_req *a)
     app.active_jobs++;
     j->a = a;
     snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
-    j->model = xstrdup(model_name);
-    j->stream = a->stream;
-    j->include_usage = json_is_true(json_object_get(json_object_get(root, "stream_options"),
-                                                    "include_usage"));
+    j->turn = turn;
+    j->model = j->turn.model.s;
+    j->stream = j->turn.stream;
+    j->include_usage = j->turn.include_usage;
+    j->given_conv = j->turn.conversation_id.s;
     j->created = time(NULL);
     buf_init(&j->out, (size_t)cfg.max_answer + 65536);
     buf_init(&j->content, (size_t)cfg.max_answer + 65536);
@@ -1132,13 +1116,8 @@ void chat_handle(struct api_req *a)
     j->reaper = event_new(app.base, -1, 0, reap_cb, j);
     attempt_init(&j->at, cands, &j->a, j->reaper, start_attachments, j);
 
-    json_t *conv = json_object_get(root, "conversation_id");
-    if (json_is_string(conv) && prompt_conversation_id_valid(json_string_value(conv)))
-        j->given_conv = xstrdup(json_string_value(conv));
-
-    if (models_resolve(model_name, cfg.default_assistant, cfg.models,
+    if (models_resolve(j->model, cfg.default_assistant, cfg.models,
                        models_era_of(cfg.upstream_era), &j->route) < 0) {
-        json_decref(root);
         client_error(j, 500, NULL, "the configured model table is malformed");
         job_maybe_free(j);
         return;
@@ -1148,11 +1127,11 @@ void chat_handle(struct api_req *a)
         j->think = RENDER_THINK_INLINE;
     else if (cfg.think_mode == CFG_THINK_HIDDEN)
         j->think = RENDER_THINK_HIDDEN;
-    json_t *rf = json_object_get(root, "reasoning_format");
-    if (json_is_string(rf)) {
-        const char *v = json_string_value(rf);
-        j->think = strcmp(v, "raw") == 0 ? RENDER_THINK_INLINE
-                 : strcmp(v, "hidden") == 0 ? RENDER_THINK_HIDDEN : RENDER_THINK_REASONING;
+    switch (j->turn.reasoning) {
+    case TURN_REASONING_DEFAULT: break;
+    case TURN_REASONING_PARSED: j->think = RENDER_THINK_REASONING; break;
+    case TURN_REASONING_RAW: j->think = RENDER_THINK_INLINE; break;
+    case TURN_REASONING_HIDDEN: j->think = RENDER_THINK_HIDDEN; break;
     }
     if (j->route.silent)
         j->think = RENDER_THINK_HIDDEN;
@@ -1169,20 +1148,25 @@ void chat_handle(struct api_req *a)
     j->ro = ro;
     shaped_setup(j);
 
+    /* With tools, the messages the prompt shows are rewritten (tool calls and
+     * results as text, the instructions first): they make a turn of their own. */
     json_t *msgs = shaped_messages(j, json_object_get(root, "messages"));
+    struct turn shown;
+    turn_init(&shown);
+    turn_keep_doc(&shown, msgs);
+    chat_req_messages(&shown, msgs);
+    json_decref(msgs);
     struct buf p;
     buf_init(&p, (size_t)cfg.max_body * 2);
-    int passthrough = j->given_conv || json_array_size(msgs) < 2;
-    int merged = prompt_merge(msgs, passthrough, "<|sytstem|>", &p);
-    json_decref(msgs);
+    int passthrough = j->given_conv || shown.nmsgs < 2;
+    int merged = prompt_merge(&shown, passthrough, "<|sytstem|>", &p);
+    turn_free(&shown);
     if (merged < 0) {
         buf_cleanup(&p);
-        json_decref(root);
         client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
         job_maybe_free(j);
         return;
     }
-    json_decref(root);
     j->prompt = buf_take(&p, NULL);
     j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
 

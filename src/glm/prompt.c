@@ -9,31 +9,16 @@ static const char prompt_attention[] = "关注用户最新发送文件和消息"
 
 static const char prompt_default_system_tag[] = "<|sytstem|>";
 
-int prompt_last_has_attachment(const json_t *messages)
+static const char *prompt_role_label(const struct turn_msg *m, const char *system_tag)
 {
-    size_t n = json_array_size(messages);
-    if (n == 0)
-        return 0;
-    json_t *content = json_object_get(json_array_get(messages, n - 1), "content");
-    size_t i;
-    json_t *part;
-    json_array_foreach(content, i, part) {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        if (type && (strcmp(type, "file") == 0 || strcmp(type, "image_url") == 0))
-            return 1;
+    switch (m->role) {
+    case TURN_ROLE_SYSTEM: return system_tag;
+    case TURN_ROLE_ASSISTANT: return "<|assistant|>";
+    case TURN_ROLE_USER: return "<|user|>";
+    case TURN_ROLE_TOOL: return m->role_name.s ? m->role_name.s : "tool";
+    case TURN_ROLE_OTHER: break;
     }
-    return 0;
-}
-
-static const char *prompt_role_label(const char *role, const char *system_tag)
-{
-    if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
-        return system_tag;
-    if (strcmp(role, "assistant") == 0)
-        return "<|assistant|>";
-    if (strcmp(role, "user") == 0)
-        return "<|user|>";
-    return role;
+    return m->role_name.s ? m->role_name.s : "";
 }
 
 /* label "\n" text "\n", or just text "\n" when label is NULL. */
@@ -46,49 +31,40 @@ static int prompt_put(struct buf *out, const char *label, const char *text, size
     return 0;
 }
 
-/* One message: a string content gives one block, an array one block per
- * "text" part with a string text, anything else nothing. */
-static int prompt_put_message(struct buf *out, const json_t *msg, const char *label)
+/* One message: one block per text part; other parts add nothing. */
+static int prompt_put_message(struct buf *out, const struct turn_msg *m, const char *label)
 {
-    json_t *content = json_object_get(msg, "content");
-    if (json_is_string(content))
-        return prompt_put(out, label, json_string_value(content), json_string_length(content));
-    size_t i;
-    json_t *part;
-    json_array_foreach(content, i, part) {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        json_t *text = json_object_get(part, "text");
-        if (!type || strcmp(type, "text") != 0 || !json_is_string(text))
+    for (size_t i = 0; i < m->nparts; i++) {
+        const struct turn_part *p = &m->parts[i];
+        if (p->type != TURN_PART_TEXT || !p->text.s)
             continue;
-        if (prompt_put(out, label, json_string_value(text), json_string_length(text)) < 0)
+        if (prompt_put(out, label, p->text.s, p->text.len) < 0)
             return -1;
     }
     return 0;
 }
 
-int prompt_merge(const json_t *messages, int passthrough, const char *system_tag,
-                 struct buf *out)
+int prompt_merge(const struct turn *t, int passthrough, const char *system_tag, struct buf *out)
 {
     size_t start = out->len;
-    size_t n = json_array_size(messages);
+    size_t n = t->nmsgs;
     int rc = -1;
     if (!system_tag)
         system_tag = prompt_default_system_tag;
-    /* The input is borrowed and stays untouched: the attention message is
-     * written where the spec inserts it instead of being added to the array. */
-    int attention = !passthrough && prompt_last_has_attachment(messages);
+    /* The attention message is written where the spec inserts it instead of
+     * being added to the turn, which is borrowed. */
+    int attention = !passthrough && turn_last_has_attachment(t);
 
+    if (t->system.s &&
+        prompt_put(out, passthrough ? NULL : system_tag, t->system.s, t->system.len) < 0)
+        goto out;
     for (size_t i = 0; i < n; i++) {
-        const json_t *msg = json_array_get(messages, i);
-        const char *label = NULL;
-        if (!passthrough) {
-            const char *role = json_string_value(json_object_get(msg, "role"));
-            label = prompt_role_label(role ? role : "", system_tag);
-        }
+        const struct turn_msg *m = &t->msgs[i];
+        const char *label = passthrough ? NULL : prompt_role_label(m, system_tag);
         if (attention && i == n - 1 &&
             prompt_put(out, system_tag, prompt_attention, sizeof(prompt_attention) - 1) < 0)
             goto out;
-        if (prompt_put_message(out, msg, label) < 0)
+        if (prompt_put_message(out, m, label) < 0)
             goto out;
     }
     if (!passthrough) {

@@ -1,10 +1,40 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "api/chat_req.h"
 #include "glm/prompt.h"
 #include "test.h"
 
 #define SYS "<|sytstem|>"
+
+/* The JSON messages as a turn, read as the Chat Completions parser reads them
+ * (without its check); msgs is kept by the turn. */
+static void turn_of(struct turn *t, json_t *msgs)
+{
+    turn_init(t);
+    turn_keep_doc(t, msgs);
+    chat_req_messages(t, msgs);
+}
+
+/* prompt_merge of JSON messages. */
+static int merge_json(json_t *msgs, int passthrough, const char *tag, struct buf *out)
+{
+    struct turn t;
+    turn_of(&t, msgs);
+    int rc = prompt_merge(&t, passthrough, tag, out);
+    turn_free(&t);
+    return rc;
+}
+
+/* Whether the last of the JSON messages carries an attachment. */
+static int last_has_attachment(json_t *msgs)
+{
+    struct turn t;
+    turn_of(&t, msgs);
+    int rc = turn_last_has_attachment(&t);
+    turn_free(&t);
+    return rc;
+}
 
 /* Merges the JSON messages text; returns a static copy of the prompt, or
  * "(error)" when prompt_merge fails. */
@@ -17,7 +47,7 @@ static const char *merge(const char *json, int passthrough)
         return "(bad json)";
     struct buf b;
     buf_init(&b, 1 << 16);
-    if (prompt_merge(msgs, passthrough, SYS, &b) < 0)
+    if (merge_json(msgs, passthrough, SYS, &b) < 0)
         snprintf(result, sizeof(result), "(error)");
     else
         snprintf(result, sizeof(result), "%s", buf_cstr(&b));
@@ -63,7 +93,7 @@ TEST(merge_does_not_mutate_the_input)
     char *before = json_dumps(msgs, JSON_COMPACT);
     struct buf b;
     buf_init(&b, 4096);
-    CHECK_INT(prompt_merge(msgs, 0, SYS, &b), 0);
+    CHECK_INT(merge_json(msgs, 0, SYS, &b), 0);
     CHECK_STR(buf_cstr(&b), "<|user|>\na\n<|sytstem|>\n关注用户最新发送文件和消息\n<|assistant|>\n");
     char *after = json_dumps(msgs, JSON_COMPACT);
     CHECK_STR(after, before);
@@ -105,7 +135,7 @@ TEST(system_tag_comes_from_the_caller)
                               0, NULL);
     struct buf b;
     buf_init(&b, 4096);
-    CHECK_INT(prompt_merge(msgs, 0, "<|system|>", &b), 0);
+    CHECK_INT(merge_json(msgs, 0, "<|system|>", &b), 0);
     CHECK_STR(buf_cstr(&b), "<|system|>\ns\n<|user|>\nu\n<|assistant|>\n");
     buf_cleanup(&b);
     json_decref(msgs);
@@ -153,7 +183,7 @@ TEST(merge_appends_to_existing_buffer_contents)
     struct buf b;
     buf_init(&b, 4096);
     CHECK_INT(buf_puts(&b, "keep ![x](y)"), 0);
-    CHECK_INT(prompt_merge(msgs, 0, SYS, &b), 0);
+    CHECK_INT(merge_json(msgs, 0, SYS, &b), 0);
     /* Only the appended part is stripped. */
     CHECK_STR(buf_cstr(&b), "keep ![x](y)<|user|>\n\n<|assistant|>\n");
     CHECK_INT(b.len, strlen(buf_cstr(&b)));
@@ -167,7 +197,7 @@ TEST(merge_keeps_embedded_nul_bytes_of_content)
     CHECK(msgs != NULL);
     struct buf b;
     buf_init(&b, 4096);
-    CHECK_INT(prompt_merge(msgs, 1, SYS, &b), 0);
+    CHECK_INT(merge_json(msgs, 1, SYS, &b), 0);
     CHECK_INT(b.len, 4);
     CHECK(memcmp(b.data, "a\0b\n", 4) == 0);
     buf_cleanup(&b);
@@ -181,19 +211,19 @@ TEST(buffer_cap_fails_and_leaves_buffer_unchanged)
     struct buf b;
     buf_init(&b, 30);
     CHECK_INT(buf_puts(&b, "head"), 0);
-    CHECK_INT(prompt_merge(msgs, 0, SYS, &b), -1);
+    CHECK_INT(merge_json(msgs, 0, SYS, &b), -1);
     CHECK_INT(b.len, 4);
     CHECK_STR(buf_cstr(&b), "head");
     buf_cleanup(&b);
     /* The exact fit succeeds: 4 + 8+1+10+1 + 13+1+10+1 + 14 = 63. */
     buf_init(&b, 63);
     CHECK_INT(buf_puts(&b, "head"), 0);
-    CHECK_INT(prompt_merge(msgs, 0, SYS, &b), 0);
+    CHECK_INT(merge_json(msgs, 0, SYS, &b), 0);
     CHECK_INT(b.len, 63);
     buf_cleanup(&b);
     buf_init(&b, 62);
     CHECK_INT(buf_puts(&b, "head"), 0);
-    CHECK_INT(prompt_merge(msgs, 0, SYS, &b), -1);
+    CHECK_INT(merge_json(msgs, 0, SYS, &b), -1);
     buf_cleanup(&b);
     json_decref(msgs);
 }
@@ -202,18 +232,18 @@ TEST(last_has_attachment)
 {
     json_t *m;
     m = json_loads("[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}}]}]", 0, NULL);
-    CHECK(prompt_last_has_attachment(m));
+    CHECK(last_has_attachment(m));
     json_decref(m);
     m = json_loads("[{\"role\":\"user\",\"content\":[{\"type\":\"file\"}]},{\"role\":\"user\",\"content\":\"x\"}]", 0, NULL);
-    CHECK(!prompt_last_has_attachment(m));
+    CHECK(!last_has_attachment(m));
     json_decref(m);
     m = json_loads("[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"file\"}]}]", 0, NULL);
-    CHECK(!prompt_last_has_attachment(m));
+    CHECK(!last_has_attachment(m));
     json_decref(m);
     m = json_loads("[]", 0, NULL);
-    CHECK(!prompt_last_has_attachment(m));
+    CHECK(!last_has_attachment(m));
     json_decref(m);
-    CHECK(!prompt_last_has_attachment(NULL));
+    CHECK(!last_has_attachment(NULL));
 }
 
 TEST(strip_removes_a_markdown_image)
