@@ -31,7 +31,7 @@ struct app {
     long long started;             /* unix seconds */
     int stopping;                  /* a stop signal arrived */
     unsigned long requests;        /* served so far */
-    unsigned active_jobs;          /* chat answers in progress */
+    unsigned jobs_running;         /* jobs in progress: chat answers, drawings */
 };
 
 extern struct app app;

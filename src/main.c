@@ -91,10 +91,10 @@ static void stop_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     unsigned background = glm_conversation_pending();
-    if ((app.active_jobs == 0 && background == 0) || since_stop() >= cfg.shutdown_grace) {
-        if (app.active_jobs || background)
+    if ((app.jobs_running == 0 && background == 0) || since_stop() >= cfg.shutdown_grace) {
+        if (app.jobs_running || background)
             LOG(LOG_WARN, "grace period over: stopping %u answers and %u background calls",
-                app.active_jobs, background);
+                app.jobs_running, background);
         event_base_loopexit(app.base, NULL);
     }
 }
@@ -116,7 +116,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     LOG(LOG_INFO, "%s: no new connections; waiting for %u running answers (up to %ld s)",
-        sig == SIGTERM ? "SIGTERM" : "SIGINT", app.active_jobs, cfg.shutdown_grace);
+        sig == SIGTERM ? "SIGTERM" : "SIGINT", app.jobs_running, cfg.shutdown_grace);
     app.stopping = 1;
     http_server_stop_accepting(app.http);
     clock_gettime(CLOCK_MONOTONIC, &stop_at);

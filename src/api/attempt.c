@@ -6,17 +6,15 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/event.h>
-
 #include "api/api.h"
 #include "api/attempt.h"
+#include "api/job.h"
 #include "app.h"
 #include "config.h"
 #include "glm/request.h"
 #include "glm/session.h"
 #include "glm/shared.h"
 #include "glm/store.h"
-#include "http/server.h"
 #include "log.h"
 #include "metrics.h"
 #include "net/upcall.h"
@@ -24,12 +22,12 @@
 #include "util/crypto.h"
 #include "util/xalloc.h"
 
-void attempt_init(struct attempt *at, struct account_set *cands, struct api_req **client,
-                  struct event *reaper, void (*start)(void *job), void *job)
+void attempt_init(struct attempt *at, struct job *job, struct account_set *cands,
+                  void (*start)(void *self), void *self)
 {
-    *at = (struct attempt){ .job = job, .client = client, .reaper = reaper, .start = start,
-                            .cands = cands, .ncands = accounts_set_size(cands) };
-    snprintf(at->rid, sizeof(at->rid), "%s", (*client)->rid);
+    *at = (struct attempt){ .job = job, .start = start, .self = self, .cands = cands,
+                            .ncands = accounts_set_size(cands) };
+    snprintf(at->rid, sizeof(at->rid), "%s", job->rid);
     clock_gettime(CLOCK_MONOTONIC, &at->t0);
 }
 
@@ -48,11 +46,14 @@ static void on_token(void *arg, enum session_result res, const char *access, con
 {
     struct attempt *at = arg;
     at->wait = NULL;
+    /* Possibly called from inside session_get: the reap pass checks the
+     * holders later, from the loop. */
+    job_release(at->job, JOB_TOKEN);
     switch (res) {
     case SESSION_OK:
         free(at->access);
         at->access = xstrdup(access);
-        at->start(at->job);
+        at->start(at->self);
         break;
     case SESSION_REJECTED:
         attempt_fail(at, ACCOUNT_REJECTED, 401, "invalid_refresh_token",
@@ -69,35 +70,41 @@ static void on_token(void *arg, enum session_result res, const char *access, con
     case SESSION_UNAVAILABLE:
         /* Not the account's fault, and every other account needs the store too. */
         attempt_release(at, ACCOUNT_NEUTRAL, NULL);
-        attempt_error(at->client, 503, "state_unavailable", "%s", detail);
+        job_failf(at->job, 503, "state_unavailable", "%s", detail);
         break;
     }
-    /* Possibly called from inside session_get: the job checks its holders later. */
-    event_active(at->reaper, EV_TIMEOUT, 0);
 }
 
 static void get_token(struct attempt *at)
 {
     at->wait = NULL;
+    job_hold(at->job, JOB_TOKEN);
     struct session_wait *w = session_get(app.sessions, at->token, on_token, at);
     /* on_token may already have run (cached token) and set a new wait. */
     if (w)
         at->wait = w;
 }
 
-static void verror_ra(struct api_req **client, long retry_after, int status, const char *code,
-                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-
-/* attempt_error with Retry-After from the soonest account of this request. */
-static void at_error(struct attempt *at, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void at_error(struct attempt *at, int status, const char *code, const char *fmt, ...)
+/* No account is left: the job answers; a 429 or 503 says when the soonest
+ * account of this request is usable again (Retry-After). */
+static void report(struct attempt *at, struct api_error *e)
 {
+    e->retry_after = (int)accounts_set_retry_after(app.accounts, at->cands);
+    job_fail(at->job, e);
+}
+
+static void reportf(struct attempt *at, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reportf(struct attempt *at, int status, const char *code, const char *fmt, ...)
+{
+    struct api_error e;
+    char msg[sizeof(e.message)];
     va_list ap;
     va_start(ap, fmt);
-    verror_ra(at->client, accounts_set_retry_after(app.accounts, at->cands), status, code, fmt,
-              ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    api_error_set(&e, status, NULL, code, NULL, "%s", msg);
+    report(at, &e);
 }
 
 /* state = redis: the account's lease across the replicas came (or not). */
@@ -106,6 +113,7 @@ static void on_shared_lease(void *arg, struct shared_lock *l, enum shared_error 
 {
     struct attempt *at = arg;
     at->swait = NULL;
+    job_release(at->job, JOB_LEASE);
     if (err == SHARED_OK) {
         at->slease = l;
         get_token(at);
@@ -113,18 +121,18 @@ static void on_shared_lease(void *arg, struct shared_lock *l, enum shared_error 
     }
     attempt_release(at, ACCOUNT_NEUTRAL, NULL);
     if (err == SHARED_UNAVAILABLE)
-        attempt_error(at->client, 503, "state_unavailable", "%s; retry in a moment", detail);
+        job_failf(at->job, 503, "state_unavailable", "%s; retry in a moment", detail);
     else
-        attempt_error(at->client, 429, "accounts_busy",
-                      "account %s stayed busy on another replica (%s) for %ld s; retry later",
-                      at->fp, detail, cfg.queue_wait);
-    event_active(at->reaper, EV_TIMEOUT, 0);
+        job_failf(at->job, 429, "accounts_busy",
+                  "account %s stayed busy on another replica (%s) for %ld s; retry later",
+                  at->fp, detail, cfg.queue_wait);
 }
 
 static void on_lease(void *arg, struct account *a, enum lease_error err)
 {
     struct attempt *at = arg;
     at->lwait = NULL;
+    job_release(at->job, JOB_LEASE);
     if (err == LEASE_OK) {
         at->account = a;
         free(at->token);
@@ -136,40 +144,40 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
             char name[80];
             memcpy(name, "lease:", 6);
             store_key(at->token, name + 6);
+            job_hold(at->job, JOB_LEASE);
             at->swait = shared_lock(app.shared, name, cfg.lease_ttl_ms, cfg.queue_wait * 1000,
                                     on_shared_lease, at);
             return;
         }
         get_token(at);
     } else if (err == LEASE_ALL_DEAD) {
-        attempt_error(at->client, 401, "invalid_refresh_token",
-                      "every account this request may use is dead (chatglm.cn rejected their "
-                      "refresh tokens): log in to chatglm.cn again and copy a new "
-                      "chatglm_refresh_token cookie");
-    } else if (err == LEASE_COOLING && !at->last_status) {
-        at_error(at, 429, "accounts_cooling",
-                 "every account this request may use is resting after chatglm.cn said it was "
-                 "busy or failed; the soonest is usable again in %ld s (see Retry-After)",
-                 accounts_set_retry_after(app.accounts, at->cands));
+        reportf(at, 401, "invalid_refresh_token",
+                "every account this request may use is dead (chatglm.cn rejected their "
+                "refresh tokens): log in to chatglm.cn again and copy a new "
+                "chatglm_refresh_token cookie");
+    } else if (err == LEASE_COOLING && !at->last.status) {
+        reportf(at, 429, "accounts_cooling",
+                "every account this request may use is resting after chatglm.cn said it was "
+                "busy or failed; the soonest is usable again in %ld s (see Retry-After)",
+                accounts_set_retry_after(app.accounts, at->cands));
     } else if (err == LEASE_QUEUE_FULL || err == LEASE_TIMEOUT) {
-        at_error(at, 429, "accounts_busy",
-                      err == LEASE_QUEUE_FULL
-                          ? "every account is busy and the waiting queue is full; retry later"
-                          : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
-                            "one answer at a time per account: more accounts serve more at once)",
-                      cfg.queue_wait);
-    } else if (at->last_status) {
+        reportf(at, 429, "accounts_busy",
+                err == LEASE_QUEUE_FULL
+                    ? "every account is busy and the waiting queue is full; retry later"
+                    : "every account stayed busy for %ld s; retry later (chatglm.cn allows "
+                      "one answer at a time per account: more accounts serve more at once)",
+                cfg.queue_wait);
+    } else if (at->last.status) {
         /* Every usable account failed already: the last failure says why. */
-        at_error(at, at->last_status, at->last_code, "%s", at->last_msg);
+        report(at, &at->last);
     } else {
-        attempt_error(at->client, 502, "upstream_error",
-                      "no usable account is left for this request");
+        reportf(at, 502, "upstream_error", "no usable account is left for this request");
     }
-    event_active(at->reaper, EV_TIMEOUT, 0);
 }
 
 void attempt_lease(struct attempt *at)
 {
+    job_hold(at->job, JOB_LEASE);
     struct account_wait *w = accounts_lease_set(app.accounts, at->cands, at->tried, at->ntried,
                                                 on_lease, at);
     /* on_lease may already have run (an idle account) and left no wait. */
@@ -184,6 +192,7 @@ static void on_owner(void *arg, const char *owner, const char *err)
 {
     struct attempt *at = arg;
     at->pin = NULL;
+    job_release(at->job, JOB_LEASE);
     if (owner && !err) {
         /* Every other candidate counts as tried: only the owner is leased. */
         struct account *own = NULL;
@@ -202,7 +211,6 @@ static void on_owner(void *arg, const char *owner, const char *err)
     }
     /* Redis away: the lease below says so. */
     attempt_lease(at);
-    event_active(at->reaper, EV_TIMEOUT, 0);
 }
 
 void attempt_lease_for(struct attempt *at, const char *conv)
@@ -213,6 +221,7 @@ void attempt_lease_for(struct attempt *at, const char *conv)
     }
     char name[160];
     snprintf(name, sizeof(name), "conv:%.120s", conv);
+    job_hold(at->job, JOB_LEASE);
     at->pin = shared_get(app.shared, name, on_owner, at);
 }
 
@@ -264,31 +273,32 @@ void attempt_release(struct attempt *at, enum account_outcome o, const char *rea
 void attempt_fail(struct attempt *at, enum account_outcome o, int status, const char *code,
                   const char *fmt, ...)
 {
+    char msg[sizeof(at->last.message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(at->last_msg, sizeof(at->last_msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    at->last_status = status;
-    snprintf(at->last_code, sizeof(at->last_code), "%s", code);
+    api_error_set(&at->last, status, NULL, code, NULL, "%s", msg);
     if (at->account) {
         at->tried = xrealloc(at->tried, (at->ntried + 1) * sizeof(*at->tried));
         at->tried[at->ntried++] = at->account;
     }
-    attempt_release(at, o, at->last_msg);
+    attempt_release(at, o, at->last.message);
     /* The client left (its connection is gone) or was answered already. */
-    if (!*at->client || !api_connected(*at->client))
+    struct api_req *client = at->job->a;
+    if (!client || !api_connected(client))
         return;
     if (at->ntried < (size_t)cfg.failover_attempts && attempt_elapsed(at) < cfg.failover_time) {
         metrics_retry(o == ACCOUNT_BUSY       ? "busy"
                       : o == ACCOUNT_REJECTED ? "rejected"
                       : o == ACCOUNT_REFUSED  ? "refused"
                                               : "transient");
-        LOGR(LOG_INFO, at->rid, "account %s failed (%s); trying another", at->fp, at->last_msg);
+        LOGR(LOG_INFO, at->rid, "account %s failed (%s); trying another", at->fp, at->last.message);
         at->retried_auth = 0;
         attempt_lease(at);
         return;
     }
-    at_error(at, status, code, "%s", at->last_msg);
+    report(at, &at->last);
 }
 
 void attempt_refused(struct attempt *at, long status, long long code)
@@ -322,6 +332,7 @@ void attempt_cancel(struct attempt *at)
     at->pin = NULL;
     session_wait_cancel(at->wait);
     at->wait = NULL;
+    job_release(at->job, JOB_LEASE | JOB_TOKEN);
     attempt_release(at, ACCOUNT_NEUTRAL, NULL);
 }
 
@@ -330,36 +341,4 @@ double attempt_elapsed(const struct attempt *at)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - at->t0.tv_sec) + (double)(now.tv_nsec - at->t0.tv_nsec) / 1e9;
-}
-
-/* ---- the client -------------------------------------------------------- */
-
-static void verror_ra(struct api_req **client, long retry_after, int status, const char *code,
-                      const char *fmt, va_list ap)
-{
-    if (!*client)
-        return;
-    char msg[1024];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    if (status == 429 || status == 503) {
-        char ra[24];
-        snprintf(ra, sizeof(ra), "%ld", retry_after);
-        http_req_add_header((*client)->req, "Retry-After", ra);
-    }
-    api_error(*client, status, NULL, code, "%s", msg);
-    *client = NULL;
-}
-
-void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
-                    va_list ap)
-{
-    verror_ra(client, accounts_retry_after(app.accounts), status, code, fmt, ap);
-}
-
-void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    attempt_verror(client, status, code, fmt, ap);
-    va_end(ap);
 }

@@ -1,14 +1,19 @@
-/* One request's way through the account pool, shared by the chat and image
- * jobs: the accounts it may use, the lease of one of them and its access
- * token, the stream call with that token, and failing over to another account
- * when one fails before anything reached the client (while
+/* One request's way through the account pool, shared by every kind of job
+ * (api/job.h): the accounts it may use, the lease of one of them and its
+ * access token, the stream call with that token, and failing over to another
+ * account when one fails before anything reached the client (while
  * --failover-attempts and --failover-time allow).
  *
- * A job embeds a struct attempt. The flow calls the job back once per
- * account, through start, when the lease and the access token are in; when no
- * account is left it answers the client itself (attempt_error). Its waits
- * (lwait, wait) hold the job like the job's own calls do: after each lease
- * or token callback it activates the job's reap event. */
+ * A job embeds a struct attempt. The flow calls the job's start once per
+ * account, when the lease and the access token are in. It never answers the
+ * client: when no account is left it reports the failure to the job
+ * (job_fail, a struct api_error whose retry_after names the soonest account
+ * of this request), and the job answers. Its waits hold the job (JOB_LEASE,
+ * JOB_TOKEN) like the job's own calls do.
+ *
+ * What a failure teaches about an account (dead, cooling, busy) is the
+ * account pool's (glm/accounts.h, enum account_outcome); attempt passes it
+ * on. */
 #ifndef GLM_API_ATTEMPT_H
 #define GLM_API_ATTEMPT_H
 
@@ -17,9 +22,9 @@
 #include <time.h>
 
 #include "glm/accounts.h"
+#include "util/apierr.h"
 
-struct api_req;
-struct event;
+struct job;
 struct session_wait;
 struct shared_lock;
 struct shared_get;
@@ -28,10 +33,9 @@ struct upcall_cbs;
 
 struct attempt {
     /* the job's */
-    void *job;
-    struct api_req **client;      /* its reply holder: NULL once answered */
-    struct event *reaper;         /* frees it once nothing holds it */
-    void (*start)(void *job);     /* leased, with access: start the upstream call */
+    struct job *job;              /* holds the waits, hears the failures */
+    void (*start)(void *self);    /* leased, with access: start the upstream call */
+    void *self;                   /* start's argument */
     char rid[48];                 /* for logs */
     /* the accounts */
     struct account_set *cands;    /* accounts this request may use (a reference) */
@@ -49,17 +53,14 @@ struct attempt {
     struct shared_lock *slease;   /* ... and holding it (with the local lease) */
     struct shared_get *pin;       /* state = redis: asking which account owns a conversation */
     struct session_wait *wait;
-    /* the last failure, reported when no account is left */
-    int last_status;
-    char last_code[40];
-    char last_msg[512];
+    struct api_error last;        /* the last failure (status 0: none), reported when no
+                                     account is left */
 };
 
 /* Starts the clock. Steals the reference to cands (as chat_accounts gives
- * it). client, reaper and job belong to the job and outlive the attempt. */
-void attempt_init(struct attempt *at, struct account_set *cands,
-                  struct api_req **client, struct event *reaper, void (*start)(void *job),
-                  void *job);
+ * it). The job owns the attempt. */
+void attempt_init(struct attempt *at, struct job *job, struct account_set *cands,
+                  void (*start)(void *self), void *self);
 /* Ends a lease still held (nothing learnt) and frees the rest; the waits
  * must be over. */
 void attempt_free(struct attempt *at);
@@ -84,9 +85,9 @@ struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id
  * reason: short text, may be NULL. */
 void attempt_release(struct attempt *at, enum account_outcome o, const char *reason);
 /* The account failed the request before anything reached the client: ends
- * the lease with o, then, while the client waits (*client is set and still
- * connected), tries another account if attempts and time allow, else answers
- * the client with this failure. */
+ * the lease with o, then, while the client waits (the job's reply has not
+ * ended and its connection is up), tries another account if attempts and
+ * time allow, else reports this failure to the job. */
 void attempt_fail(struct attempt *at, enum account_outcome o, int status, const char *code,
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* chatglm.cn refused the access token (HTTP status, its code): a fresh one
@@ -99,12 +100,5 @@ void attempt_cancel(struct attempt *at);
 
 /* Seconds since attempt_init. */
 double attempt_elapsed(const struct attempt *at);
-
-/* Answers *client with an OpenAI error and sets it NULL; nothing when it is
- * NULL. A 429 or 503 says when to retry (Retry-After). */
-void attempt_error(struct api_req **client, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void attempt_verror(struct api_req **client, int status, const char *code, const char *fmt,
-                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

@@ -1,10 +1,10 @@
-/* POST /v1/chat/completions: one chat job per request.
+/* POST /v1/chat/completions: the Chat Completions dialect on a job.
  *
- * A job has two holders: the client side (api_req, until the reply ended)
- * and the upstream side (a token wait or the stream call). It is freed only
- * when both have let go, and only from the event loop itself (a deferred
- * event), never inside a curl or server callback. The account flow (lease,
- * access token, fail-over) is api/attempt.c's, shared with images.c. */
+ * The body is parsed once into a turn (api/chat_req.c); the job (api/job.c)
+ * owns the lifetime (holders, the one reap pass, the client watch) and the
+ * account flow (api/attempt.c, shared with images.c); this file runs the
+ * answer: attachments, prompt, the stream call, the shaping stages when
+ * asked for, the relay to the client in OpenAI's chunks or one completion. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "api/attempt.h"
 #include "api/authcache.h"
 #include "api/chat_req.h"
+#include "api/job.h"
 #include "api/chat_shape.h"
 #include "app.h"
 #include "config.h"
@@ -41,8 +42,7 @@
 #include "util/xalloc.h"
 
 struct chat_job {
-    struct api_req *a;            /* NULL once the client reply has ended */
-    char rid[48];
+    struct job job;               /* the client, holders, state, accounts */
     /* the request */
     struct turn turn;             /* what the client asked; the strings below point into it */
     const char *model;
@@ -53,21 +53,17 @@ struct chat_job {
     enum render_think think;
     char *prompt;
     long prompt_tokens;
-    struct attempt at;            /* accounts, lease, access token, fail-over */
     /* upstream */
     struct event *first_frame;    /* first-frame timer: fail over when it fires */
     struct event *linger;         /* after the last frame: stop waiting for the close */
     struct upcall *call;
-    int streaming;                /* the upstream answered with SSE */
     size_t stream_bytes;          /* bytes of that stream so far */
     int frame_too_long;           /* an event passed max_frame */
     struct sse_parser *sse;
     struct render *render;
-    int terminal;                 /* the answer is complete: ignore the rest */
     /* to the client */
     int started;                  /* SSE head and role chunk sent */
     int paused;
-    int client_gone;
     struct buf out;               /* scratch for chunks */
     struct buf content;           /* non-stream: the whole answer */
     struct buf reasoning;
@@ -75,7 +71,6 @@ struct chat_job {
     long long created;
     struct event *keepalive;
     int wrote_since_tick;
-    struct event *reaper;
     int deleted;
     int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
     /* attachments (glm/upload): uploaded with each account's token before its stream call */
@@ -103,61 +98,51 @@ struct chat_job {
     struct answer_usage usage;    /* as the stages let it through */
 };
 
-static void job_maybe_free(struct chat_job *j);
 static void delete_conversation(struct chat_job *j);
 static void put_tool_calls(struct chat_job *j, struct buf *b);
 static void start_stream_call(struct chat_job *j);
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* ---- lifetime ---------------------------------------------------------- */
+/* ---- lifetime (the job's ops) ------------------------------------------ */
 
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
+static void job_cancel_cb(void *self)
 {
-    (void)fd;
-    (void)what;
-    struct chat_job *j = arg;
-    /* The client left: stop everything upstream right away. */
-    if (j->client_gone && j->a) {
-        upcall_cancel(j->call);
-        j->call = NULL;
-        upload_run_cancel(j->urun);
-        j->urun = NULL;
-        attempt_cancel(&j->at);
-    }
-    if (j->a && j->client_gone) {
-        api_stream_end(j->a); /* frees the orphaned request */
-        j->a = NULL;
-    }
-    if (j->delete_wanted)
-        delete_conversation(j);
-    job_maybe_free(j);
+    struct chat_job *j = self;
+    upcall_cancel(j->call);
+    j->call = NULL;
+    upload_run_cancel(j->urun);
+    j->urun = NULL;
+    job_release(&j->job, JOB_CALL | JOB_UPLOADS);
 }
 
-static void schedule_reap(struct chat_job *j)
+static void job_reap_cb(void *self)
 {
-    event_active(j->reaper, EV_TIMEOUT, 0);
+    struct chat_job *j = self;
+    if (j->delete_wanted)
+        delete_conversation(j);
 }
 
 static void delete_conversation(struct chat_job *j)
 {
-    if (j->deleted || !j->render || !j->at.access)
+    if (j->deleted || !j->render || !j->job.at.access)
         return;
     const char *conv = render_conversation_id(j->render);
     if (!conv[0])
         return;
     j->deleted = 1;
-    attempt_owns(&j->at, conv);
+    attempt_owns(&j->job.at, conv);
     if (cfg.delete_policy == CFG_DELETE_NEVER)
         return;
     if (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv)
         return;
-    glm_conversation_delete(j->at.access, j->route.assistant_id, conv, j->rid);
+    glm_conversation_delete(j->job.at.access, j->route.assistant_id, conv, j->job.rid);
 }
 
-static void job_free(struct chat_job *j)
+static void job_free_cb(void *self)
 {
-    app.active_jobs--;
+    struct chat_job *j = self;
+    delete_conversation(j);
     turn_free(&j->turn);
     free(j->prompt);
     sse_parser_free(j->sse);
@@ -171,50 +156,45 @@ static void job_free(struct chat_job *j)
         event_free(j->first_frame);
     if (j->linger)
         event_free(j->linger);
-    attempt_free(&j->at);
     upload_list_free(j->uploads);
     json_decref(j->files);
     json_decref(j->images);
-    event_free(j->reaper);
     shape_free(j->shape);
     chat_shape_cleanup(&j->opts);
     free(j->decls);
     free(j->cont_conv);
     json_decref(j->calls);
     buf_cleanup(&j->call_args);
+    job_cleanup(&j->job);
     free(j);
-}
-
-static void job_maybe_free(struct chat_job *j)
-{
-    if (j->a || j->at.wait || j->call || j->at.lwait || j->at.swait || j->at.pin || j->urun)
-        return;
-    attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-    delete_conversation(j);
-    job_free(j);
 }
 
 /* ---- replies ----------------------------------------------------------- */
 
-/* An error to the client: a real HTTP error before the stream started, one
- * SSE error event then [DONE] after. Ends the client side. */
+/* The job's error op: a real HTTP error before the stream started, one SSE
+ * error event then [DONE] after. Ends the client side. */
+static void job_error_cb(void *self, const struct api_error *e)
+{
+    struct chat_job *j = self;
+    if (!j->started) {
+        job_reply_error(&j->job, e);
+    } else if (j->job.a) {
+        LOGR(LOG_WARN, j->job.rid, "error inside the stream: %s", e->message);
+        buf_reset(&j->out);
+        if (openai_sse_error(&j->out, e->message, openai_error_type(e->status),
+                             e->code[0] ? e->code : NULL) == 0 &&
+            openai_sse_done(&j->out) == 0)
+            (void)api_stream_write(j->job.a, j->out.data, j->out.len);
+        api_end(j->job.a);
+        job_replied(&j->job);
+    }
+}
+
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (!j->started) {
-        attempt_verror(&j->a, status, code, fmt, ap);
-    } else if (j->a) {
-        char msg[1024];
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        LOGR(LOG_WARN, j->rid, "error inside the stream: %s", msg);
-        buf_reset(&j->out);
-        if (openai_sse_error(&j->out, msg, openai_error_type(status), code) == 0 &&
-            openai_sse_done(&j->out) == 0)
-            (void)api_stream_write(j->a, j->out.data, j->out.len);
-        api_stream_end(j->a);
-        j->a = NULL;
-    }
+    job_vfailf(&j->job, status, code, fmt, ap);
     va_end(ap);
 }
 
@@ -238,10 +218,10 @@ static struct openai_usage job_usage(const struct chat_job *j)
 
 static int client_write(struct chat_job *j)
 {
-    if (!j->a || !j->out.len)
+    if (!j->job.a || !j->out.len)
         return 0;
     j->wrote_since_tick = 1;
-    int rc = api_stream_write(j->a, j->out.data, j->out.len);
+    int rc = api_stream_write(j->job.a, j->out.data, j->out.len);
     buf_reset(&j->out);
     return rc;
 }
@@ -251,17 +231,17 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct chat_job *j = arg;
-    if (j->a && j->started && !j->wrote_since_tick && !j->client_gone)
-        (void)api_stream_write(j->a, ": keep-alive\n\n", 14);
+    if (j->job.a && j->started && !j->wrote_since_tick && !job_gone(&j->job))
+        (void)api_stream_write(j->job.a, ": keep-alive\n\n", 14);
     j->wrote_since_tick = 0;
 }
 
 static void start_client_stream(struct chat_job *j)
 {
-    if (j->started || !j->a)
+    if (j->started || !j->job.a)
         return;
     j->started = 1;
-    api_stream_start(j->a);
+    api_stream_start(j->job.a);
     struct openai_meta m = job_meta(j);
     if (openai_sse_role(&j->out, &m) == 0)
         client_write(j);
@@ -273,7 +253,7 @@ static void start_client_stream(struct chat_job *j)
 /* The answer is complete (or failed inside the stream): finish the client side. */
 static void finish_client(struct chat_job *j)
 {
-    if (!j->a)
+    if (!j->job.a)
         return;
     /* A shaped answer the stages finished early is complete, whatever the
      * upstream was still sending. */
@@ -322,7 +302,7 @@ static void finish_client(struct chat_job *j)
         if (rc == 0)
             rc = openai_sse_done(&j->out);
         client_write(j);
-        api_stream_end(j->a);
+        api_end(j->job.a);
     } else {
         struct buf b;
         buf_init(&b, (size_t)cfg.max_answer * 2 + 65536);
@@ -334,10 +314,10 @@ static void finish_client(struct chat_job *j)
         }
         if (json_array_size(j->calls))
             put_tool_calls(j, &b);
-        api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
+        api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
         buf_cleanup(&b);
     }
-    j->a = NULL;
+    job_replied(&j->job);
 }
 
 /* ---- the shaped answer (tools, JSON output, stop, length) --------------- */
@@ -361,7 +341,7 @@ static void put_tool_calls(struct chat_job *j, struct buf *b)
     if (s) {
         buf_reset(b);
         if (buf_puts(b, s) < 0)
-            LOGR(LOG_WARN, j->rid, "answer buffer full");
+            LOGR(LOG_WARN, j->job.rid, "answer buffer full");
         free(s);
     }
 }
@@ -370,7 +350,7 @@ static void put_tool_calls(struct chat_job *j, struct buf *b)
  * collected answer. */
 static void put_delta(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
 {
-    if (!j->a)
+    if (!j->job.a)
         return;
     if (j->stream) {
         start_client_stream(j);
@@ -378,7 +358,7 @@ static void put_delta(struct chat_job *j, const char *c, size_t cl, const char *
         if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
             client_write(j);
     } else if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0) {
-        LOGR(LOG_WARN, j->rid, "answer buffer full");
+        LOGR(LOG_WARN, j->job.rid, "answer buffer full");
     }
 }
 
@@ -425,7 +405,7 @@ static int w_tool_end(void *self, int index)
     json_t *call = json_pack("{s:s, s:s, s:{s:s, s:s%}}", "id", j->call_id, "type", "function",
                              "function", "name", j->call_name, "arguments",
                              buf_cstr(&j->call_args), j->call_args.len);
-    if (!call || !j->a) {
+    if (!call || !j->job.a) {
         json_decref(call);
         return ANSWER_GO;
     }
@@ -489,9 +469,9 @@ static void shaped_halt(struct chat_job *j, int rc)
 {
     const char *msg;
     j->cut_upstream = 1;
-    j->terminal = 1;
+    job_set_state(&j->job, JOB_COMPLETE);
     if (shape_problem(j->shape, &msg) != SHAPE_REPAIR_NONE && !j->repaired) {
-        LOGR(LOG_INFO, j->rid, "a repair turn follows: %s", msg);
+        LOGR(LOG_INFO, j->job.rid, "a repair turn follows: %s", msg);
         j->repair_pending = 1;
         return;
     }
@@ -499,7 +479,7 @@ static void shaped_halt(struct chat_job *j, int rc)
         client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
     finish_client(j);
     j->delete_wanted = 1;
-    schedule_reap(j);
+    job_reap(&j->job);
 }
 
 static void shaped_feed(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
@@ -510,7 +490,7 @@ static void shaped_feed(struct chat_job *j, const char *c, size_t cl, const char
         rc = k.ops->reasoning(k.self, r, rl);
     if (rc == ANSWER_GO && cl)
         rc = k.ops->text(k.self, c, cl);
-    if (rc != ANSWER_GO && !j->terminal)
+    if (rc != ANSWER_GO && j->job.state != JOB_COMPLETE)
         shaped_halt(j, rc);
 }
 
@@ -518,7 +498,7 @@ static void shaped_feed(struct chat_job *j, const char *c, size_t cl, const char
  * turn follows instead. */
 static int shaped_finish(struct chat_job *j)
 {
-    if (!j->shape || j->shaped_done || j->terminal)
+    if (!j->shape || j->shaped_done || j->job.state == JOB_COMPLETE)
         return j->repair_pending;
     enum render_state st = render_get_state(j->render);
     if (st != RENDER_DONE && st != RENDER_FILTERED)
@@ -527,9 +507,9 @@ static int shaped_finish(struct chat_job *j)
     (void)k.ops->finish(k.self, st == RENDER_FILTERED ? ANSWER_CONTENT_FILTER : ANSWER_STOP, NULL);
     const char *msg;
     if (!j->shaped_done && !j->repaired && shape_problem(j->shape, &msg) != SHAPE_REPAIR_NONE) {
-        LOGR(LOG_INFO, j->rid, "a repair turn follows: %s", msg);
+        LOGR(LOG_INFO, j->job.rid, "a repair turn follows: %s", msg);
         j->repair_pending = 1;
-        j->terminal = 1;
+        job_set_state(&j->job, JOB_COMPLETE);
         return 1;
     }
     return 0;
@@ -554,7 +534,6 @@ static void start_repair(struct chat_job *j)
     j->prompt = buf_take(&p, NULL);
     j->repair_pending = 0;
     j->repaired = 1;
-    j->terminal = 0;
     j->cut_upstream = 0;
     shape_retry(j->shape);
     render_free(j->render);
@@ -574,13 +553,13 @@ static void relay(struct chat_job *j)
         return;
     if (!j->first_text) {
         j->first_text = 1;
-        metrics_observe(METRICS_TTFT, attempt_elapsed(&j->at));
+        metrics_observe(METRICS_TTFT, attempt_elapsed(&j->job.at));
     }
     if (cl)
         j->completion_tokens += usage_estimate(c, cl);
     if (rl)
         j->reasoning_tokens += usage_estimate(r, rl);
-    if (!j->a)
+    if (!j->job.a)
         return;
     if (j->shape) {
         shaped_feed(j, c, cl, r, rl);
@@ -592,7 +571,7 @@ static void relay(struct chat_job *j)
     } else {
         /* render caps the answer at max_answer, and these caps are larger. */
         if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0)
-            LOGR(LOG_WARN, j->rid, "answer buffer full");
+            LOGR(LOG_WARN, j->job.rid, "answer buffer full");
     }
 }
 
@@ -606,15 +585,15 @@ static void linger_cb(evutil_socket_t fd, short what, void *arg)
     if (j->call) {
         upcall_cancel(j->call);
         j->call = NULL;
+        job_release(&j->job, JOB_CALL);
     }
-    attempt_release(&j->at, ACCOUNT_DONE, NULL);
-    job_maybe_free(j);
+    attempt_release(&j->job.at, ACCOUNT_DONE, NULL);
 }
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
 {
     struct chat_job *j = arg;
-    if (j->terminal)
+    if (j->job.state == JOB_COMPLETE)
         return 0;
     if (event[0] && strcmp(event, "message") != 0)
         return 0;
@@ -627,14 +606,14 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     if (j->stream && !j->started && !j->shape && render_conversation_id(j->render)[0])
         start_client_stream(j);
     relay(j);
-    if (render_get_state(j->render) != RENDER_RUNNING && !j->terminal) {
+    if (render_get_state(j->render) != RENDER_RUNNING && j->job.state != JOB_COMPLETE) {
         if (shaped_finish(j))
             return 0; /* on_done starts the repair turn */
-        j->terminal = 1;
+        job_set_state(&j->job, JOB_COMPLETE);
         finish_client(j);
         /* Inside curl's write callback no transfer may be started. */
         j->delete_wanted = 1;
-        schedule_reap(j);
+        job_reap(&j->job);
         struct timeval tv = { 3, 0 };
         j->linger = evtimer_new(app.base, linger_cb, j);
         evtimer_add(j->linger, &tv);
@@ -651,7 +630,7 @@ static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype
     metrics_observe(METRICS_UPSTREAM_LATENCY, (double)(now.tv_sec - j->call_t0.tv_sec) +
                                                   (double)(now.tv_nsec - j->call_t0.tv_nsec) / 1e9);
     if (status == 200 && strstr(ctype, "text/event-stream")) {
-        j->streaming = 1;
+        job_set_state(&j->job, JOB_STREAMING);
         return UPCALL_STREAM;
     }
     return UPCALL_COLLECT; /* an error answer: read it whole, then map it */
@@ -661,11 +640,11 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
 {
     (void)c;
     struct chat_job *j = arg;
-    if (j->client_gone || j->cut_upstream)
+    if (job_gone(&j->job) || j->cut_upstream)
         return UPCALL_ABORT;
-    if (j->terminal)
+    if (j->job.state == JOB_COMPLETE)
         return UPCALL_CONTINUE; /* the answer is complete: drain the rest */
-    if (j->a && j->started && api_pending(j->a) > API_OUT_HIGH) {
+    if (j->job.a && j->started && api_pending(j->job.a) > API_OUT_HIGH) {
         j->paused = 1;
         return UPCALL_PAUSE;
     }
@@ -675,32 +654,20 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
     if (j->cut_upstream)
         return UPCALL_ABORT; /* complete early (stop, length, calls) or a repair turn follows */
     if (rc == SSE_TOO_LONG) {
-        LOGR(LOG_WARN, j->rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
+        LOGR(LOG_WARN, j->job.rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
         j->frame_too_long = 1;
         return UPCALL_ABORT;
     }
     return UPCALL_CONTINUE;
 }
 
-static void on_drain(struct api_req *a, void *arg)
+static void job_drain_cb(void *self)
 {
-    (void)a;
-    struct chat_job *j = arg;
+    struct chat_job *j = self;
     if (j->paused && j->call) {
         j->paused = 0;
         upcall_resume(j->call);
     }
-}
-
-static void on_close(struct api_req *a, void *arg)
-{
-    (void)a;
-    struct chat_job *j = arg;
-    if (j->client_gone)
-        return;
-    j->client_gone = 1;
-    LOGR(LOG_INFO, j->rid, "client went away; cancelling the upstream answer");
-    schedule_reap(j);
 }
 
 /* Maps a non-SSE upstream answer: account trouble fails over, the rest is
@@ -720,25 +687,25 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
     json_decref(root);
 
     if (status == 401 || code == 40103 || code == 40102) {
-        attempt_refused(&j->at, status, code);
+        attempt_refused(&j->job.at, status, code);
     } else if (status == 429 || code == 10061) {
-        attempt_fail(&j->at, ACCOUNT_BUSY, 429, "account_busy",
+        attempt_fail(&j->job.at, ACCOUNT_BUSY, 429, "account_busy",
                      "chatglm.cn says the account is busy (10061: %s). The site allows one answer "
                      "at a time per account: retry shortly, or give several tokens.",
                      rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
     } else if (code == 40012) {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
                      "chatglm.cn rejected the request transiently (40012); retry in a moment");
     } else if (status >= 500) {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_error",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_error",
                      "chatglm.cn failed with HTTP %ld", status);
     } else if (code == 40001) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_rejected",
                      "chatglm.cn refused the request (40001 bad request): the request signature "
                      "or format may have changed on the site (see sign-secret in the settings)");
     } else if (status == 200) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         if (j->route.agent)
             client_error(j, 404, "model_not_found",
                          "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
@@ -747,7 +714,7 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
                          "chatglm.cn answered JSON instead of a stream (assistant %s)",
                          j->route.assistant_id);
     } else {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
                      msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
     }
@@ -758,42 +725,40 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
 {
     struct chat_job *j = arg;
     j->call = NULL;
+    job_release(&j->job, JOB_CALL);
     if (j->first_frame)
         evtimer_del(j->first_frame);
-    if (j->client_gone) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        job_maybe_free(j);
+    if (job_gone(&j->job)) {
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         return;
     }
     if (j->repair_pending) {
         start_repair(j);
-        job_maybe_free(j);
         return;
     }
-    if (j->terminal) {
+    if (j->job.state == JOB_COMPLETE) {
         if (j->linger)
             evtimer_del(j->linger);
         enum render_state st = render_get_state(j->render);
-        attempt_release(&j->at,
+        attempt_release(&j->job.at,
                         st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE : ACCOUNT_NEUTRAL,
                         NULL);
-        job_maybe_free(j);
         return;
     }
     int frames = j->render && render_frames(j->render) > 0;
-    if (j->streaming && frames) {
+    int streaming = j->job.state == JOB_STREAMING;
+    if (streaming && frames) {
         /* The answer began: never start it again elsewhere. */
         (void)sse_finish(j->sse, on_event, j);
-        if (!j->terminal) {
+        if (j->job.state != JOB_COMPLETE) {
             render_end(j->render);
             relay(j);
         }
-        if (j->repair_pending || (!j->terminal && shaped_finish(j))) {
+        if (j->repair_pending || (j->job.state != JOB_COMPLETE && shaped_finish(j))) {
             start_repair(j);
-            job_maybe_free(j);
             return;
         }
-        if (!j->terminal) {
+        if (j->job.state != JOB_COMPLETE) {
             if (res == UPCALL_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
                 client_error(j, 504, "upstream_timeout",
                              "chatglm.cn went silent for %ld s in the middle of the answer",
@@ -811,37 +776,36 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
             delete_conversation(j);
         }
         enum render_state st = render_get_state(j->render);
-        attempt_release(&j->at, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
+        attempt_release(&j->job.at, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
                                 : res == UPCALL_OK                          ? ACCOUNT_NEUTRAL
                                                                             : ACCOUNT_TRANSIENT,
                         NULL);
-    } else if (j->streaming && res == UPCALL_OK) {
+    } else if (streaming && res == UPCALL_OK) {
         /* An event stream with no frame at all. */
         (void)sse_finish(j->sse, on_event, j);
-        if (!j->terminal && j->stream_bytes && !render_frames(j->render)) {
+        if (j->job.state != JOB_COMPLETE && j->stream_bytes && !render_frames(j->render)) {
             /* Bytes without one frame in them: the site is broken (an empty
              * body is not: that is how it answers an unknown conversation). */
-            attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_garbage",
+            attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_garbage",
                          "chatglm.cn answered %zu bytes that hold no stream frame",
                          j->stream_bytes);
-        } else if (!j->terminal) {
-            attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        } else if (j->job.state != JOB_COMPLETE) {
+            attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
             finish_client(j);
         }
     } else if (res == UPCALL_OK) {
         upstream_error_answer(j, status, body, len);
     } else if (res == UPCALL_TIMEOUT) {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
                      "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
-    } else if (res == UPCALL_ABORTED && j->streaming) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+    } else if (res == UPCALL_ABORTED && streaming) {
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_frame_too_long",
                      "an event from chatglm.cn passed the max-frame limit of %ld bytes", cfg.max_frame);
     } else {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
                      "could not reach chatglm.cn: %s", upcall_error(c));
     }
-    job_maybe_free(j);
 }
 
 static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
@@ -853,9 +817,9 @@ static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
         return;
     upcall_cancel(j->call);
     j->call = NULL;
-    attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+    job_release(&j->job, JOB_CALL);
+    attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
                  "chatglm.cn sent no answer within %ld s", cfg.first_frame_timeout);
-    job_maybe_free(j);
 }
 
 static void start_stream_call(struct chat_job *j)
@@ -868,17 +832,18 @@ static void start_stream_call(struct chat_job *j)
     /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
-    j->streaming = 0;
+    job_set_state(&j->job, JOB_CALLING);
     clock_gettime(CLOCK_MONOTONIC, &j->call_t0);
-    j->call = attempt_stream(&j->at, j->route.assistant_id,
+    j->call = attempt_stream(&j->job.at, j->route.assistant_id,
                              strcmp(j->route.assistant_id, cfg.default_assistant) == 0, body, &cbs,
                              j);
     free(body);
     if (!j->call) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the upstream request");
         return;
     }
+    job_hold(&j->job, JOB_CALL);
     if (!j->first_frame)
         j->first_frame = evtimer_new(app.base, first_frame_cb, j);
     struct timeval tv = { cfg.first_frame_timeout, 0 };
@@ -893,18 +858,18 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
 {
     struct chat_job *j = arg;
     j->urun = NULL;
-    if (j->client_gone || !j->a) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        schedule_reap(j);
+    job_release(&j->job, JOB_UPLOADS);
+    if (job_gone(&j->job) || !j->job.a) {
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        job_reap(&j->job);
         return;
     }
     if (err) {
         /* Nothing was streamed yet: a plain error reply that names the part. */
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        api_error(j->a, err->status, err->param[0] ? err->param : NULL, err->code, "%s",
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        api_error(j->job.a, err->status, err->param[0] ? err->param : NULL, err->code, "%s",
                   err->message);
-        j->a = NULL;
-        job_maybe_free(j);
+        job_replied(&j->job);
         return;
     }
     json_decref(j->files);
@@ -913,18 +878,20 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
     j->images = json_incref(images);
     /* The files belong to the account that uploaded them: generate with it. */
     struct account *acc = j->upload_account;
+    job_hold(&j->job, JOB_LEASE);
     struct account_wait *w = accounts_lease(app.accounts, &acc, 1, NULL, 0, on_relet, j);
     if (w)
-        j->at.lwait = w;
+        j->job.at.lwait = w;
 }
 
 /* The account is leased again after the uploads. */
 static void on_relet(void *arg, struct account *a, enum lease_error err)
 {
     struct chat_job *j = arg;
-    j->at.lwait = NULL;
+    j->job.at.lwait = NULL;
+    job_release(&j->job, JOB_LEASE);
     if (err == LEASE_OK) {
-        j->at.account = a;
+        j->job.at.account = a;
         start_stream_call(j);
     } else {
         client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
@@ -932,7 +899,7 @@ static void on_relet(void *arg, struct account *a, enum lease_error err)
                      "the account that uploaded the attachments %s",
                      err == LEASE_ALL_DEAD ? "is dead now" : "stayed busy; retry later");
     }
-    schedule_reap(j);
+    job_reap(&j->job);
 }
 
 /* attempt's start: files and images go up with this account's token, then
@@ -946,13 +913,16 @@ static void start_attachments(void *arg)
         start_stream_call(j);
         return;
     }
-    j->upload_account = j->at.account;
-    attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-    j->urun = upload_run_start(app.curl, j->uploads, j->at.access, j->rid, on_uploaded, j);
+    j->upload_account = j->job.at.account;
+    attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    j->urun = upload_run_start(app.curl, j->uploads, j->job.at.access, j->job.rid, on_uploaded,
+                               j);
     if (!j->urun) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the attachment downloads");
+        return;
     }
+    job_hold(&j->job, JOB_UPLOADS);
 }
 
 /* ---- parsing the request ----------------------------------------------- */
@@ -1097,11 +1067,16 @@ void chat_handle(struct api_req *a)
         return;
     }
 
+    static const struct job_ops ops = {
+        .cancel = job_cancel_cb,
+        .reap = job_reap_cb,
+        .error = job_error_cb,
+        .drain = job_drain_cb,
+        .free = job_free_cb,
+    };
     struct chat_job *j = xcalloc(1, sizeof(*j));
     j->uploads = uploads;
-    app.active_jobs++;
-    j->a = a;
-    snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
+    job_init(&j->job, a, &ops, j, cands, start_attachments);
     j->turn = turn;
     j->model = j->turn.model.s;
     j->stream = j->turn.stream;
@@ -1113,13 +1088,10 @@ void chat_handle(struct api_req *a)
     buf_init(&j->reasoning, (size_t)cfg.max_answer + 65536);
     buf_init(&j->call_args, (size_t)cfg.max_answer + 65536);
     j->opts = shp; /* the job owns it now */
-    j->reaper = event_new(app.base, -1, 0, reap_cb, j);
-    attempt_init(&j->at, cands, &j->a, j->reaper, start_attachments, j);
 
     if (models_resolve(j->model, cfg.default_assistant, cfg.models,
                        models_era_of(cfg.upstream_era), &j->route) < 0) {
         client_error(j, 500, NULL, "the configured model table is malformed");
-        job_maybe_free(j);
         return;
     }
     j->think = RENDER_THINK_REASONING;
@@ -1164,15 +1136,13 @@ void chat_handle(struct api_req *a)
     if (merged < 0) {
         buf_cleanup(&p);
         client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
-        job_maybe_free(j);
         return;
     }
     j->prompt = buf_take(&p, NULL);
     j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
 
-    LOGR(LOG_DEBUG, j->rid, "chat model=%s assistant=%s mode=%s accounts=%zu stream=%d", j->model,
-         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->at.ncands,
+    LOGR(LOG_DEBUG, j->job.rid, "chat model=%s assistant=%s mode=%s accounts=%zu stream=%d", j->model,
+         j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->job.at.ncands,
          j->stream);
-    api_watch(a, on_close, on_drain, j);
-    attempt_lease_for(&j->at, j->given_conv);
+    attempt_lease_for(&j->job.at, j->given_conv);
 }

@@ -9,10 +9,10 @@
  * deleted. response_format b64_json then downloads each image through
  * net/fetch (the same SSRF guard and size cap as attachments).
  *
- * Lifetime as in chat.c: the job has a client holder (api_req) and upstream
- * holders (lease wait, token wait, stream call, downloads) and is freed when
- * all are gone, never inside someone else's callback. The account flow
- * (lease, access token, fail-over) is api/attempt.c's, shared with chat.c. */
+ * The lifetime is api/job.c's, as chat.c's: the client and the upstream
+ * work (lease wait, token wait, stream call, downloads) hold the job, which
+ * is freed when all are gone, never inside someone else's callback. The
+ * account flow (lease, access token, fail-over) is api/attempt.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "api/attempt.h"
+#include "api/job.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
@@ -55,8 +56,7 @@ struct img_fetch {
 };
 
 struct img_job {
-    struct api_req *a;            /* NULL once the reply was sent */
-    char rid[48];
+    struct job job;               /* the client, holders, state, accounts */
     char *prompt;                 /* what chatglm.cn receives */
     char assistant[65];
     int agent;                    /* model named the assistant */
@@ -64,13 +64,10 @@ struct img_job {
     int b64;
     const char *aspect;           /* upstream aspect ratio, or NULL */
     long long created;
-    struct attempt at;            /* accounts, lease, access token, fail-over */
     /* the drawing */
     struct upcall *call;
     struct sse_parser *sse;
-    int streaming;
     unsigned long frames;
-    int terminal;
     enum draw_state state;
     char conv[64];
     char note[512];               /* the moderation notice or the upstream error */
@@ -79,11 +76,7 @@ struct img_job {
     struct img_fetch *fetches;
     size_t nfetch;
     int fetch_failed;
-    int client_gone;
-    struct event *reaper;
 };
-
-static void job_maybe_free(struct img_job *j);
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -101,60 +94,30 @@ static void cancel_fetches(struct img_job *j)
         fetch_cancel(j->fetches[i].f);
         j->fetches[i].f = NULL;
     }
+    job_release(&j->job, JOB_FETCHES);
 }
 
-static void job_free(struct img_job *j)
+static void job_free_cb(void *self)
 {
-    app.active_jobs--;
-    attempt_free(&j->at);
+    struct img_job *j = self;
     free(j->prompt);
     sse_parser_free(j->sse);
     json_decref(j->urls);
     for (size_t i = 0; i < j->nfetch; i++)
         free(j->fetches[i].data);
     free(j->fetches);
-    event_free(j->reaper);
+    job_cleanup(&j->job);
     free(j);
 }
 
-static void job_maybe_free(struct img_job *j)
+/* The client left: stop everything at once. */
+static void job_cancel_cb(void *self)
 {
-    if (j->a || j->at.lwait || j->at.swait || j->at.wait || j->call || fetches_running(j))
-        return;
-    job_free(j);
-}
-
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct img_job *j = arg;
-    if (j->client_gone && j->a) {
-        /* The client left: stop everything at once. */
-        upcall_cancel(j->call);
-        j->call = NULL;
-        cancel_fetches(j);
-        attempt_cancel(&j->at);
-        api_stream_end(j->a); /* frees the orphaned request */
-        j->a = NULL;
-    }
-    job_maybe_free(j);
-}
-
-static void schedule_reap(struct img_job *j)
-{
-    event_active(j->reaper, EV_TIMEOUT, 0);
-}
-
-static void on_close(struct api_req *a, void *arg)
-{
-    (void)a;
-    struct img_job *j = arg;
-    if (j->client_gone)
-        return;
-    j->client_gone = 1;
-    LOGR(LOG_INFO, j->rid, "client went away; cancelling the drawing");
-    schedule_reap(j);
+    struct img_job *j = self;
+    upcall_cancel(j->call);
+    j->call = NULL;
+    job_release(&j->job, JOB_CALL);
+    cancel_fetches(j);
 }
 
 /* ---- the answer ---------------------------------------------------------- */
@@ -237,13 +200,13 @@ static void on_frame(struct img_job *j, json_t *f)
         j->state = DRAW_DONE;
     }
     if (j->state != DRAW_RUNNING)
-        j->terminal = 1;
+        job_set_state(&j->job, JOB_COMPLETE);
 }
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
 {
     struct img_job *j = arg;
-    if (j->terminal || (event[0] && strcmp(event, "message") != 0))
+    if (j->job.state == JOB_COMPLETE || (event[0] && strcmp(event, "message") != 0))
         return 0;
     json_t *f = json_loadb(data, len, 0, NULL);
     if (json_is_object(f)) {
@@ -259,7 +222,7 @@ static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype
     (void)c;
     struct img_job *j = arg;
     if (status == 200 && strstr(ctype, "text/event-stream")) {
-        j->streaming = 1;
+        job_set_state(&j->job, JOB_STREAMING);
         return UPCALL_STREAM;
     }
     return UPCALL_COLLECT;
@@ -269,12 +232,12 @@ static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
 {
     (void)c;
     struct img_job *j = arg;
-    if (j->client_gone)
+    if (job_gone(&j->job))
         return UPCALL_ABORT;
     if (sse_feed(j->sse, data, len, on_event, j) == SSE_TOO_LONG)
         return UPCALL_ABORT;
     /* The last frame is in: the rest of the transfer is of no use. */
-    return j->terminal ? UPCALL_ABORT : UPCALL_CONTINUE;
+    return j->job.state == JOB_COMPLETE ? UPCALL_ABORT : UPCALL_CONTINUE;
 }
 
 /* ---- the reply ---------------------------------------------------------- */
@@ -287,9 +250,9 @@ static void reply_urls(struct img_job *j)
     json_t *root = json_pack("{s:I, s:o}", "created", (json_int_t)j->created, "data", data);
     char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
-    api_reply_json(j->a, 200, s);
+    api_reply_json(j->job.a, 200, s);
     free(s);
-    j->a = NULL;
+    job_replied(&j->job);
 }
 
 static void reply_b64(struct img_job *j)
@@ -315,12 +278,13 @@ static void reply_b64(struct img_job *j)
     }
     if (rc == 0)
         rc = buf_puts(&b, "]}");
-    if (rc < 0)
-        attempt_error(&j->a, 500, NULL, "the images do not fit the reply buffer");
-    else
-        api_reply(j->a, 200, "application/json; charset=utf-8", b.data, b.len);
+    if (rc < 0) {
+        job_failf(&j->job, 500, NULL, "the images do not fit the reply buffer");
+    } else {
+        api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
+        job_replied(&j->job);
+    }
     buf_cleanup(&b);
-    j->a = NULL;
 }
 
 static void on_image(void *arg, struct fetch_result *r)
@@ -335,12 +299,14 @@ static void on_image(void *arg, struct fetch_result *r)
     } else if (!j->fetch_failed) {
         j->fetch_failed = 1;
         cancel_fetches(j);
-        attempt_error(&j->a, 502, "image_download_failed", "could not download the image for "
-                      "b64_json: %s", r->error);
+        job_failf(&j->job, 502, "image_download_failed", "could not download the image for "
+                  "b64_json: %s", r->error);
     }
-    if (!fetches_running(j) && j->a && !j->client_gone)
+    if (fetches_running(j))
+        return;
+    if (j->job.a && !job_gone(&j->job))
         reply_b64(j);
-    job_maybe_free(j);
+    job_release(&j->job, JOB_FETCHES);
 }
 
 static void start_downloads(struct img_job *j)
@@ -351,14 +317,15 @@ static void start_downloads(struct img_job *j)
     j->fetches = xcalloc(n, sizeof(*j->fetches));
     j->nfetch = n;
     struct fetch_opts fo;
-    upload_fetch_opts(&fo, j->rid);
+    upload_fetch_opts(&fo, j->job.rid);
+    job_hold(&j->job, JOB_FETCHES);
     for (size_t i = 0; i < n; i++) {
         j->fetches[i].j = j;
         j->fetches[i].f = fetch_start(app.curl, json_string_value(json_array_get(j->urls, i)),
                                       &fo, on_image, &j->fetches[i]);
         if (!j->fetches[i].f) {
             cancel_fetches(j);
-            attempt_error(&j->a, 500, NULL, "could not start the image downloads");
+            job_failf(&j->job, 500, NULL, "could not start the image downloads");
             return;
         }
     }
@@ -367,33 +334,33 @@ static void start_downloads(struct img_job *j)
 /* The stream is over (complete or not): lease, deletion, then the reply. */
 static void finish_drawing(struct img_job *j, enum upcall_result res)
 {
-    attempt_release(&j->at, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
+    attempt_release(&j->job.at, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
                             : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
                                                                         : ACCOUNT_TRANSIENT,
                     NULL);
-    if (j->conv[0] && j->at.access && cfg.delete_policy != CFG_DELETE_NEVER)
-        glm_conversation_delete(j->at.access, j->assistant, j->conv, j->rid);
+    if (j->conv[0] && j->job.at.access && cfg.delete_policy != CFG_DELETE_NEVER)
+        glm_conversation_delete(j->job.at.access, j->assistant, j->conv, j->job.rid);
     size_t found = json_array_size(j->urls);
-    LOGR(LOG_DEBUG, j->rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
+    LOGR(LOG_DEBUG, j->job.rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
          found, j->frames);
     if (j->state == DRAW_FILTERED) {
-        attempt_error(&j->a, 400, "content_policy_violation",
-                      "chatglm.cn refused to draw this prompt (moderation)%s%s",
-                      j->note[0] ? ": " : "", j->note);
+        job_failf(&j->job, 400, "content_policy_violation",
+                  "chatglm.cn refused to draw this prompt (moderation)%s%s",
+                  j->note[0] ? ": " : "", j->note);
     } else if (found == 0) {
         if (j->state == DRAW_FAILED)
-            attempt_error(&j->a, 502, "upstream_error",
-                          "chatglm.cn stopped the drawing with an error (%s) before any image",
-                          j->note);
+            job_failf(&j->job, 502, "upstream_error",
+                      "chatglm.cn stopped the drawing with an error (%s) before any image",
+                      j->note);
         else if (j->state == DRAW_RUNNING)
-            attempt_error(&j->a, 502, "upstream_truncated",
-                          "the answer of chatglm.cn broke off before any image (%s)",
-                          res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
+            job_failf(&j->job, 502, "upstream_truncated",
+                      "the answer of chatglm.cn broke off before any image (%s)",
+                      res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
         else
-            attempt_error(&j->a, 502, "no_image",
-                          "chatglm.cn finished its answer without producing an image: the "
-                          "assistant %s answered with text only; try a clearer drawing prompt",
-                          j->assistant);
+            job_failf(&j->job, 502, "no_image",
+                      "chatglm.cn finished its answer without producing an image: the "
+                      "assistant %s answered with text only; try a clearer drawing prompt",
+                      j->assistant);
     } else if (!j->b64) {
         reply_urls(j);
     } else {
@@ -409,23 +376,23 @@ static void upstream_error_answer(struct img_job *j, long status, const char *bo
     long long code = json_is_integer(st) ? json_integer_value(st) : -1;
     json_decref(root);
     if (status == 401 || code == 40103 || code == 40102) {
-        attempt_refused(&j->at, status, code);
+        attempt_refused(&j->job.at, status, code);
     } else if (status == 429 || code == 10061) {
-        attempt_fail(&j->at, ACCOUNT_BUSY, 429, "account_busy",
+        attempt_fail(&j->job.at, ACCOUNT_BUSY, 429, "account_busy",
                      "chatglm.cn says the account is busy (10061); retry shortly, or give several "
                      "tokens");
     } else if (code == 40012 || status >= 500) {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_error",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_error",
                      "chatglm.cn failed (HTTP %ld, %lld)", status, code);
     } else if (status == 200 && j->agent) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        attempt_error(&j->a, 404, "model_not_found",
-                      "chatglm.cn has no assistant (agent) with id %s", j->assistant);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        job_failf(&j->job, 404, "model_not_found",
+                  "chatglm.cn has no assistant (agent) with id %s", j->assistant);
     } else {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        attempt_error(&j->a, 502, "upstream_error",
-                      "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
-                      code);
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        job_failf(&j->job, 502, "upstream_error",
+                  "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
+                  code);
     }
 }
 
@@ -434,25 +401,27 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
 {
     struct img_job *j = arg;
     j->call = NULL;
-    if (j->client_gone) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-    } else if (j->streaming && (j->terminal || j->frames)) {
-        if (!j->terminal)
+    job_release(&j->job, JOB_CALL);
+    int complete = j->job.state == JOB_COMPLETE;
+    int streaming = complete || j->job.state == JOB_STREAMING;
+    if (job_gone(&j->job)) {
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    } else if (streaming && (complete || j->frames)) {
+        if (!complete)
             (void)sse_finish(j->sse, on_event, j);
         finish_drawing(j, res);
-    } else if (j->streaming && res == UPCALL_OK) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        attempt_error(&j->a, 502, "empty_answer", "chatglm.cn sent an empty answer");
+    } else if (streaming && res == UPCALL_OK) {
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        job_failf(&j->job, 502, "empty_answer", "chatglm.cn sent an empty answer");
     } else if (res == UPCALL_OK) {
         upstream_error_answer(j, status, body, len);
     } else if (res == UPCALL_TIMEOUT) {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
                      "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else {
-        attempt_fail(&j->at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
+        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
                      "could not reach chatglm.cn: %s", upcall_error(c));
     }
-    job_maybe_free(j);
 }
 
 /* attempt's start: the drawing call with this account. */
@@ -472,13 +441,15 @@ static void start_draw(void *arg)
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
-    j->streaming = 0;
-    j->call = attempt_stream(&j->at, j->assistant, 0, body, &cbs, j);
+    job_set_state(&j->job, JOB_CALLING);
+    j->call = attempt_stream(&j->job.at, j->assistant, 0, body, &cbs, j);
     free(body);
     if (!j->call) {
-        attempt_release(&j->at, ACCOUNT_NEUTRAL, NULL);
-        attempt_error(&j->a, 500, NULL, "could not start the upstream request");
+        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+        job_failf(&j->job, 500, NULL, "could not start the upstream request");
+        return;
     }
+    job_hold(&j->job, JOB_CALL);
 }
 
 /* ---- the request -------------------------------------------------------- */
@@ -565,17 +536,14 @@ void images_handle(struct api_req *a)
         return;
     }
 
+    static const struct job_ops ops = { .cancel = job_cancel_cb, .free = job_free_cb };
     struct img_job *j = xcalloc(1, sizeof(*j));
-    app.active_jobs++;
-    j->a = a;
-    snprintf(j->rid, sizeof(j->rid), "%s", a->rid);
+    job_init(&j->job, a, &ops, j, cands, start_draw);
     j->created = time(NULL);
     j->n = json_is_integer(n) ? (long)json_integer_value(n) : 1;
     j->b64 = json_is_string(fmt) && strcmp(json_string_value(fmt), "b64_json") == 0;
     j->aspect = json_is_string(size) ? aspect_for(json_string_value(size)) : NULL;
     j->urls = json_array();
-    j->reaper = event_new(app.base, -1, 0, reap_cb, j);
-    attempt_init(&j->at, cands, &j->a, j->reaper, start_draw, j);
 
     /* An agent id (or a name of the model table) draws with that assistant;
      * any other name with the drawing assistant. */
@@ -598,8 +566,7 @@ void images_handle(struct api_req *a)
     }
     json_decref(root);
 
-    LOGR(LOG_DEBUG, j->rid, "images assistant=%s n=%ld b64=%d aspect=%s accounts=%zu",
-         j->assistant, j->n, j->b64, j->aspect ? j->aspect : "-", j->at.ncands);
-    api_watch(a, on_close, NULL, j);
-    attempt_lease(&j->at);
+    LOGR(LOG_DEBUG, j->job.rid, "images assistant=%s n=%ld b64=%d aspect=%s accounts=%zu",
+         j->assistant, j->n, j->b64, j->aspect ? j->aspect : "-", j->job.at.ncands);
+    attempt_lease(&j->job.at);
 }

@@ -67,7 +67,7 @@ void metrics_handle(struct api_req *a)
     struct metrics_gauges g = {
         .version = GLM_VERSION,
         .start_time = app.started,
-        .chat_in_progress = app.active_jobs,
+        .chat_in_progress = app.jobs_running,
         .queue_length = accounts_queue_len(app.accounts),
         .connections = http_server_connections(app.http),
         .connections_refused = http_server_rejected(app.http),

@@ -134,7 +134,7 @@ int api_stream_write(struct api_req *a, const char *data, size_t len)
     return 0;
 }
 
-void api_stream_end(struct api_req *a)
+void api_end(struct api_req *a)
 {
     a->client_gone = !http_req_connected(a->req);
     http_req_end(a->req);

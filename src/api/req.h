@@ -50,7 +50,9 @@ void api_finish(struct api_req *a);
 /* Streamed replies (SSE): start, writes, end. */
 void api_stream_start(struct api_req *a);
 int api_stream_write(struct api_req *a, const char *data, size_t len);
-void api_stream_end(struct api_req *a);
+/* Ends the request: a started stream, or an orphan whose client left before
+ * any reply (nothing is sent then). */
+void api_end(struct api_req *a);
 size_t api_pending(const struct api_req *a);
 int api_connected(const struct api_req *a);
 /* Registers on_close / on_drain for this request. */
