@@ -2,7 +2,8 @@
 # Checks the dependency rules of docs/layout.md on src/ by its #include lines:
 #   http/, net/, stream/ and util/ include only util/ (plus log.h, metrics.h;
 #   stream/ and util/ not even those), their own folder and system headers;
-#   glm/ and config.c include no api/ and no stream/ header;
+#   glm/ and config.c include no api/ and no stream/ header (turn.h, the
+#   neutral request, sits below glm/);
 #   only api/ and main.c include app.h.
 # Prints every include that breaks a rule; exits 1 if there is one.
 cd "$(dirname "$0")/.." || exit 2
@@ -20,7 +21,8 @@ out=$(
     for f in src/stream/*.[ch]; do check "$f" '^(util|stream)/'; done
     for f in src/http/*.[ch]; do check "$f" '^(util|http)/|^(log|metrics)\.h$'; done
     for f in src/net/*.[ch]; do check "$f" '^(util|net)/|^(log|metrics)\.h$'; done
-    for f in src/glm/*.[ch] src/config.[ch]; do check "$f" '^(util|net|glm)/|^(log|metrics|config)\.h$'; done
+    for f in src/glm/*.[ch] src/config.[ch]; do check "$f" '^(util|net|glm)/|^(log|metrics|config|turn)\.h$'; done
+    for f in src/turn.[ch]; do check "$f" '^util/|^turn\.h$'; done
     grep -ln '^#include "app.h"' -r src | grep -Ev '^src/(api/|main\.c$)' | sed 's/^/layers: reads app: /'
 )
 [ -n "$out" ] && { printf '%s\n' "$out"; bad=1; }
