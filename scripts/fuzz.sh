@@ -118,6 +118,17 @@ make_seeds() {
                  'unix:/run/redis/redis.sock?db=3&password=x' 'redis+unix:///tmp/r.sock'; do
             i=$((i + 1)); printf '%s' "$u" | seed_file "$d" "url-$i"
         done ;;
+    answer)
+        # Byte 0: the HTTP status (bits 0-2) and the stream flag (bit 3); then an error body,
+        # or a drawing frame (the data lines of the drawing fixtures).
+        printf '\x08{"status":10061,"message":"busy"}' | seed_file "$d" busy
+        printf '\x03{"status":40001,"message":"bad request(40001)"}' | seed_file "$d" bad-request
+        printf '\x0d<html>502</html>' | seed_file "$d" html
+        for f in tests/fixtures/chat-drawing.sse tests/fixtures/chat-intervene.sse; do
+            sed -n 's/^data: \{0,1\}//p' "$f" | head -40 | while IFS= read -r l; do
+                i=$((i + 1)); printf '\x00%s' "$l" | seed_file "$d" "$(basename "$f")-$i"
+            done
+        done ;;
     openai)
         for f in tests/fixtures/chat-plain.sse tests/fixtures/chat-think.sse; do head -c 2000 "$f" | seed_file "$d" "$(basename "$f")"; done
         printf 'a\xff\xfe\xc3(\xe2\x82\x00"\\\x01z' | seed_file "$d" invalid ;;

@@ -11,14 +11,12 @@
 #include "api/job.h"
 #include "app.h"
 #include "config.h"
-#include "glm/request.h"
+#include "glm/answer.h"
 #include "glm/session.h"
 #include "glm/shared.h"
 #include "glm/store.h"
 #include "log.h"
 #include "metrics.h"
-#include "net/upcall.h"
-#include "util/buf.h"
 #include "util/crypto.h"
 #include "util/xalloc.h"
 
@@ -235,29 +233,6 @@ void attempt_owns(const struct attempt *at, const char *conv)
     shared_set(app.shared, name, key, CONV_OWNER_TTL);
 }
 
-struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id, int home,
-                              const char *body, const struct upcall_cbs *cbs, void *arg)
-{
-    struct buf url;
-    buf_init(&url, 4096);
-    (void)glm_url(&url, cfg.path_stream);
-    char referer[512];
-    glm_referer(assistant_id, home, referer, sizeof(referer));
-    struct upcall_req r = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(at->access, 1, referer, 1),
-        .body = body,
-        .body_len = strlen(body),
-        .connect_timeout = cfg.connect_timeout,
-        .idle_timeout = cfg.idle_timeout,
-        .max_body = 256 * 1024,
-    };
-    struct upcall *c = upcall_start(app.curl, &r, cbs, arg);
-    buf_cleanup(&url);
-    return c;
-}
-
 /* ---- failures ---------------------------------------------------------- */
 
 void attempt_release(struct attempt *at, enum account_outcome o, const char *reason)
@@ -320,6 +295,40 @@ void attempt_refused(struct attempt *at, long status, long long code)
                  "site may want a check there), or log in again and copy a new "
                  "chatglm_refresh_token cookie.",
                  at->fp, status, code);
+}
+
+int attempt_answer(struct attempt *at, const struct glm_answer *ans)
+{
+    switch (ans->verdict) {
+    case GLM_AUTH_REFUSED:
+        attempt_refused(at, ans->http, ans->code);
+        return 0;
+    case GLM_BUSY:
+        attempt_fail(at, ACCOUNT_BUSY, 429, "account_busy",
+                     "chatglm.cn says the account is busy (10061: %s). The site allows one answer "
+                     "at a time per account: retry shortly, or give several tokens.",
+                     ans->message[0] ? ans->message : "请等待其他对话生成完毕");
+        return 0;
+    case GLM_TRANSIENT:
+        if (ans->code == 40012)
+            attempt_fail(at, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
+                         "chatglm.cn rejected the request transiently (40012); retry in a moment");
+        else
+            attempt_fail(at, ACCOUNT_TRANSIENT, 502, "upstream_error",
+                         "chatglm.cn failed with HTTP %ld", ans->http);
+        return 0;
+    case GLM_BAD_REQUEST:
+        attempt_release(at, ACCOUNT_NEUTRAL, NULL);
+        job_failf(at->job, 502, "upstream_rejected",
+                  "chatglm.cn refused the request (40001 bad request): the request signature "
+                  "or format may have changed on the site (see sign-secret in the settings)");
+        return 0;
+    case GLM_OK:
+    case GLM_NOT_SSE:
+    case GLM_REFUSED:
+        break;
+    }
+    return -1;
 }
 
 void attempt_cancel(struct attempt *at)

@@ -28,8 +28,6 @@ struct job;
 struct session_wait;
 struct shared_lock;
 struct shared_get;
-struct upcall;
-struct upcall_cbs;
 
 struct attempt {
     /* the job's */
@@ -75,12 +73,6 @@ void attempt_lease_for(struct attempt *at, const char *conv);
 /* The last leased account owns conversation conv now (state = redis: for the
  * other replicas; nothing otherwise). */
 void attempt_owns(const struct attempt *at, const char *conv);
-/* Starts the stream call (POST path-stream) with the access token; home: the
- * assistant is the site's default one (the referer is the home page). NULL
- * when it could not start. */
-struct upcall *attempt_stream(const struct attempt *at, const char *assistant_id, int home,
-                              const char *body, const struct upcall_cbs *cbs, void *arg);
-
 /* Ends the lease, if one is held, and records what the account taught us.
  * reason: short text, may be NULL. */
 void attempt_release(struct attempt *at, enum account_outcome o, const char *reason);
@@ -95,6 +87,14 @@ void attempt_fail(struct attempt *at, enum account_outcome o, int status, const 
  * with ACCOUNT_REFUSED (the account cools: only the refresh endpoint can
  * say a refresh token is dead) and a 401 that says so. */
 void attempt_refused(struct attempt *at, long status, long long code);
+/* What a non-stream answer of the stream call means for the account flow
+ * (glm/answer.c's verdict): a refused access token (attempt_refused), a busy
+ * account or a transient failure (attempt_fail: another account), a request
+ * the site refused as malformed (the job is told). Returns 0 when it handled
+ * the answer, -1 for the verdicts the job maps itself (GLM_NOT_SSE,
+ * GLM_REFUSED). */
+struct glm_answer;
+int attempt_answer(struct attempt *at, const struct glm_answer *ans);
 /* The client left: cancels the waits and ends the lease, nothing learnt. */
 void attempt_cancel(struct attempt *at);
 

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
+#include "glm/answer.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/prompt.h"
@@ -670,42 +671,16 @@ static void job_drain_cb(void *self)
     }
 }
 
-/* Maps a non-SSE upstream answer: account trouble fails over, the rest is
- * reported to the client. */
+/* Maps a non-SSE upstream answer: account trouble fails over (attempt), the
+ * rest is reported to the client. */
 static void upstream_error_answer(struct chat_job *j, long status, const char *body, size_t len)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *st = json_object_get(root, "status");
-    json_t *msgj = json_object_get(root, "message");
-    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
-    /* The upstream's own message, quoted for the client (short, escaped). */
-    char msg[260] = "";
-    if (json_is_string(msgj))
-        log_escape(json_string_value(msgj), json_string_length(msgj), msg);
-    char rawmsg[200];
-    snprintf(rawmsg, sizeof(rawmsg), "%s", json_is_string(msgj) ? json_string_value(msgj) : "");
-    json_decref(root);
-
-    if (status == 401 || code == 40103 || code == 40102) {
-        attempt_refused(&j->job.at, status, code);
-    } else if (status == 429 || code == 10061) {
-        attempt_fail(&j->job.at, ACCOUNT_BUSY, 429, "account_busy",
-                     "chatglm.cn says the account is busy (10061: %s). The site allows one answer "
-                     "at a time per account: retry shortly, or give several tokens.",
-                     rawmsg[0] ? rawmsg : "请等待其他对话生成完毕");
-    } else if (code == 40012) {
-        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_rejected",
-                     "chatglm.cn rejected the request transiently (40012); retry in a moment");
-    } else if (status >= 500) {
-        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_error",
-                     "chatglm.cn failed with HTTP %ld", status);
-    } else if (code == 40001) {
-        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 502, "upstream_rejected",
-                     "chatglm.cn refused the request (40001 bad request): the request signature "
-                     "or format may have changed on the site (see sign-secret in the settings)");
-    } else if (status == 200) {
-        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    struct glm_answer ans;
+    glm_answer_read(status, body, len, 1, &ans);
+    if (attempt_answer(&j->job.at, &ans) == 0)
+        return;
+    attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    if (ans.verdict == GLM_NOT_SSE) {
         if (j->route.agent)
             client_error(j, 404, "model_not_found",
                          "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
@@ -713,11 +688,13 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
             client_error(j, 502, "upstream_not_sse",
                          "chatglm.cn answered JSON instead of a stream (assistant %s)",
                          j->route.assistant_id);
-    } else {
-        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
-                     msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
+        return;
     }
+    /* The upstream's own message, quoted for the client (short, escaped). */
+    char msg[260];
+    log_escape(ans.message, strlen(ans.message), msg);
+    client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
+                 msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 }
 
 static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
@@ -825,19 +802,22 @@ static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
 static void start_stream_call(struct chat_job *j)
 {
     /* A repair turn continues the answer's conversation, attachments sent. */
-    const char *conv = j->cont_conv ? j->cont_conv : j->given_conv ? j->given_conv : "";
-    char *body = glm_stream_body(j->route.assistant_id, conv, j->prompt, j->route.chat_mode, 1,
-                                 j->cont_conv ? NULL : j->files, j->cont_conv ? NULL : j->images);
+    const struct glm_stream_opts o = {
+        .assistant_id = j->route.assistant_id,
+        .conversation_id = j->cont_conv ? j->cont_conv : j->given_conv,
+        .prompt = j->prompt,
+        .chat_mode = j->route.chat_mode,
+        .networking = 1,
+        .files = j->cont_conv ? NULL : j->files,
+        .images = j->cont_conv ? NULL : j->images,
+    };
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     job_set_state(&j->job, JOB_CALLING);
     clock_gettime(CLOCK_MONOTONIC, &j->call_t0);
-    j->call = attempt_stream(&j->job.at, j->route.assistant_id,
-                             strcmp(j->route.assistant_id, cfg.default_assistant) == 0, body, &cbs,
-                             j);
-    free(body);
+    j->call = glm_stream_call(app.curl, j->job.at.access, &o, &cbs, j);
     if (!j->call) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the upstream request");

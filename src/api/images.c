@@ -27,6 +27,7 @@
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
+#include "glm/answer.h"
 #include "glm/conversation.h"
 #include "glm/models.h"
 #include "glm/request.h"
@@ -43,8 +44,6 @@
 #define IMAGES_MAX_N 4
 #define IMAGES_MAX_URLS 64          /* distinct URLs kept from one answer */
 #define IMAGES_MAX_URL_LEN 4096
-
-enum draw_state { DRAW_RUNNING, DRAW_DONE, DRAW_FILTERED, DRAW_FAILED };
 
 struct img_job;
 
@@ -67,10 +66,7 @@ struct img_job {
     /* the drawing */
     struct upcall *call;
     struct sse_parser *sse;
-    unsigned long frames;
-    enum draw_state state;
-    char conv[64];
-    char note[512];               /* the moderation notice or the upstream error */
+    struct glm_draw draw;         /* what the frames said: state, conversation, note */
     json_t *urls;                 /* distinct image URLs, in arrival order */
     /* b64_json downloads */
     struct img_fetch *fetches;
@@ -136,71 +132,9 @@ static void add_url(struct img_job *j, const char *url, size_t len)
     json_array_append_new(j->urls, json_stringn(url, len));
 }
 
-/* "(https://…)" in finished text: some agents answer with markdown links. */
-static void scan_text(struct img_job *j, const char *s)
+static void on_url(void *arg, const char *url, size_t len)
 {
-    for (const char *p = strchr(s, '('); p; p = strchr(p + 1, '(')) {
-        const char *u = p + 1;
-        if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-            continue;
-        size_t n = strcspn(u, ") \t\r\n\"<>");
-        if (u[n] == ')')
-            add_url(j, u, n);
-    }
-}
-
-static void on_frame(struct img_job *j, json_t *f)
-{
-    const char *conv = json_string_value(json_object_get(f, "conversation_id"));
-    if (conv && !j->conv[0] && strlen(conv) < sizeof(j->conv))
-        snprintf(j->conv, sizeof(j->conv), "%s", conv);
-    const char *status = json_string_value(json_object_get(f, "status"));
-    int top_finish = status && strcmp(status, "finish") == 0;
-    size_t i, k;
-    json_t *part, *item;
-    json_array_foreach(json_object_get(f, "parts"), i, part) {
-        const char *ps = json_string_value(json_object_get(part, "status"));
-        if (ps && strcmp(ps, "intervene") == 0)
-            j->state = DRAW_FILTERED;
-        int finished = top_finish || (ps && strcmp(ps, "finish") == 0);
-        json_array_foreach(json_object_get(part, "content"), k, item) {
-            const char *type = json_string_value(json_object_get(item, "type"));
-            if (!type)
-                continue;
-            if (strcmp(type, "image") == 0) {
-                size_t m;
-                json_t *img;
-                json_array_foreach(json_object_get(item, "image"), m, img) {
-                    json_t *url = json_object_get(img, "image_url");
-                    if (json_is_string(url))
-                        add_url(j, json_string_value(url), json_string_length(url));
-                }
-            } else if (strcmp(type, "text") == 0 && finished) {
-                const char *text = json_string_value(json_object_get(item, "text"));
-                if (text)
-                    scan_text(j, text);
-            }
-        }
-    }
-    if (status && strcmp(status, "intervene") == 0)
-        j->state = DRAW_FILTERED;
-    if (j->state == DRAW_FILTERED) {
-        const char *t = json_string_value(
-            json_object_get(json_object_get(f, "last_error"), "intervene_text"));
-        if (t && !j->note[0])
-            snprintf(j->note, sizeof(j->note), "%s", t);
-    } else if (status && strcmp(status, "error") == 0) {
-        j->state = DRAW_FAILED;
-        json_t *e = json_object_get(f, "error");
-        snprintf(j->note, sizeof(j->note), "%lld: %s",
-                 (long long)json_integer_value(json_object_get(e, "error_code")),
-                 json_string_value(json_object_get(e, "err_msg"))
-                     ? json_string_value(json_object_get(e, "err_msg")) : "unknown");
-    } else if (top_finish) {
-        j->state = DRAW_DONE;
-    }
-    if (j->state != DRAW_RUNNING)
-        job_set_state(&j->job, JOB_COMPLETE);
+    add_url(arg, url, len);
 }
 
 static int on_event(void *arg, const char *event, const char *data, size_t len)
@@ -208,12 +142,8 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     struct img_job *j = arg;
     if (j->job.state == JOB_COMPLETE || (event[0] && strcmp(event, "message") != 0))
         return 0;
-    json_t *f = json_loadb(data, len, 0, NULL);
-    if (json_is_object(f)) {
-        j->frames++;
-        on_frame(j, f);
-    }
-    json_decref(f);
+    if (glm_draw_frame(&j->draw, data, len) == 0 && j->draw.state != GLM_DRAW_RUNNING)
+        job_set_state(&j->job, JOB_COMPLETE);
     return 0;
 }
 
@@ -334,25 +264,26 @@ static void start_downloads(struct img_job *j)
 /* The stream is over (complete or not): lease, deletion, then the reply. */
 static void finish_drawing(struct img_job *j, enum upcall_result res)
 {
-    attempt_release(&j->job.at, j->state == DRAW_DONE || j->state == DRAW_FILTERED ? ACCOUNT_DONE
-                            : res == UPCALL_OK || res == UPCALL_ABORTED ? ACCOUNT_NEUTRAL
-                                                                        : ACCOUNT_TRANSIENT,
+    enum glm_draw_state st = j->draw.state;
+    attempt_release(&j->job.at, st == GLM_DRAW_DONE || st == GLM_DRAW_FILTERED ? ACCOUNT_DONE
+                            : res == UPCALL_OK || res == UPCALL_ABORTED      ? ACCOUNT_NEUTRAL
+                                                                             : ACCOUNT_TRANSIENT,
                     NULL);
-    if (j->conv[0] && j->job.at.access && cfg.delete_policy != CFG_DELETE_NEVER)
-        glm_conversation_delete(j->job.at.access, j->assistant, j->conv, j->job.rid);
+    if (j->draw.conv[0] && j->job.at.access && cfg.delete_policy != CFG_DELETE_NEVER)
+        glm_conversation_delete(j->job.at.access, j->assistant, j->draw.conv, j->job.rid);
     size_t found = json_array_size(j->urls);
-    LOGR(LOG_DEBUG, j->job.rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)j->state,
-         found, j->frames);
-    if (j->state == DRAW_FILTERED) {
+    LOGR(LOG_DEBUG, j->job.rid, "drawing ended: state %d, %zu image(s), %lu frames", (int)st, found,
+         j->draw.frames);
+    if (st == GLM_DRAW_FILTERED) {
         job_failf(&j->job, 400, "content_policy_violation",
                   "chatglm.cn refused to draw this prompt (moderation)%s%s",
-                  j->note[0] ? ": " : "", j->note);
+                  j->draw.note[0] ? ": " : "", j->draw.note);
     } else if (found == 0) {
-        if (j->state == DRAW_FAILED)
+        if (st == GLM_DRAW_FAILED)
             job_failf(&j->job, 502, "upstream_error",
                       "chatglm.cn stopped the drawing with an error (%s) before any image",
-                      j->note);
-        else if (j->state == DRAW_RUNNING)
+                      j->draw.note);
+        else if (st == GLM_DRAW_RUNNING)
             job_failf(&j->job, 502, "upstream_truncated",
                       "the answer of chatglm.cn broke off before any image (%s)",
                       res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
@@ -368,32 +299,22 @@ static void finish_drawing(struct img_job *j, enum upcall_result res)
     }
 }
 
-/* A non-SSE answer of the stream endpoint. */
+/* A non-SSE answer of the stream endpoint: account trouble fails over
+ * (attempt), the rest is reported to the client. */
 static void upstream_error_answer(struct img_job *j, long status, const char *body, size_t len)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *st = json_object_get(root, "status");
-    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
-    json_decref(root);
-    if (status == 401 || code == 40103 || code == 40102) {
-        attempt_refused(&j->job.at, status, code);
-    } else if (status == 429 || code == 10061) {
-        attempt_fail(&j->job.at, ACCOUNT_BUSY, 429, "account_busy",
-                     "chatglm.cn says the account is busy (10061); retry shortly, or give several "
-                     "tokens");
-    } else if (code == 40012 || status >= 500) {
-        attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_error",
-                     "chatglm.cn failed (HTTP %ld, %lld)", status, code);
-    } else if (status == 200 && j->agent) {
-        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    struct glm_answer ans;
+    glm_answer_read(status, body, len, 1, &ans);
+    if (attempt_answer(&j->job.at, &ans) == 0)
+        return;
+    attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    if (ans.verdict == GLM_NOT_SSE && j->agent)
         job_failf(&j->job, 404, "model_not_found",
                   "chatglm.cn has no assistant (agent) with id %s", j->assistant);
-    } else {
-        attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+    else
         job_failf(&j->job, 502, "upstream_error",
                   "chatglm.cn answered HTTP %ld (%lld) instead of a drawing stream", status,
-                  code);
-    }
+                  ans.code);
 }
 
 static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
@@ -406,7 +327,7 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
     int streaming = complete || j->job.state == JOB_STREAMING;
     if (job_gone(&j->job)) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-    } else if (streaming && (complete || j->frames)) {
+    } else if (streaming && (complete || j->draw.frames)) {
         if (!complete)
             (void)sse_finish(j->sse, on_event, j);
         finish_drawing(j, res);
@@ -428,22 +349,16 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
 static void start_draw(void *arg)
 {
     struct img_job *j = arg;
-    char *body = glm_stream_body(j->assistant, "", j->prompt, NULL, 0, NULL, NULL);
-    if (j->aspect) {
-        /* The 2026 web app sends meta_data.cogview.aspect_ratio when drawing. */
-        json_t *root = json_loads(body, 0, NULL);
-        json_object_set_new(json_object_get(root, "meta_data"), "cogview",
-                            json_pack("{s:s}", "aspect_ratio", j->aspect));
-        free(body);
-        body = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(root);
-    }
+    const struct glm_stream_opts o = {
+        .assistant_id = j->assistant,
+        .prompt = j->prompt,
+        .aspect_ratio = j->aspect,
+    };
     static const struct upcall_cbs cbs = { on_head, on_data, on_done };
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     job_set_state(&j->job, JOB_CALLING);
-    j->call = attempt_stream(&j->job.at, j->assistant, 0, body, &cbs, j);
-    free(body);
+    j->call = glm_stream_call(app.curl, j->job.at.access, &o, &cbs, j);
     if (!j->call) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         job_failf(&j->job, 500, NULL, "could not start the upstream request");
@@ -544,6 +459,8 @@ void images_handle(struct api_req *a)
     j->b64 = json_is_string(fmt) && strcmp(json_string_value(fmt), "b64_json") == 0;
     j->aspect = json_is_string(size) ? aspect_for(json_string_value(size)) : NULL;
     j->urls = json_array();
+    j->draw.on_url = on_url;
+    j->draw.arg = j;
 
     /* An agent id (or a name of the model table) draws with that assistant;
      * any other name with the drawing assistant. */

@@ -7,11 +7,11 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "glm/answer.h"
 #include "glm/request.h"
 #include "log.h"
 #include "net/curl_loop.h"
 #include "net/upcall.h"
-#include "util/buf.h"
 #include "util/xalloc.h"
 
 struct delete_call {
@@ -62,16 +62,17 @@ static void delete_done(struct upcall *c, enum upcall_result res, long status, c
 {
     struct delete_call *d = arg;
     unlink_call(d);
-    json_t *j = res == UPCALL_OK ? json_loadb(body, len, 0, NULL) : NULL;
-    json_t *st = json_object_get(j, "status");
-    if (res != UPCALL_OK)
+    struct glm_answer ans;
+    if (res != UPCALL_OK) {
         LOGR(LOG_WARN, d->rid, "deleting conversation %s failed: %s", d->conv, upcall_error(c));
-    else if (status != 200 || (json_is_integer(st) && json_integer_value(st) != 0))
-        LOGR(LOG_WARN, d->rid, "deleting conversation %s: chatglm.cn answered HTTP %ld", d->conv,
-             status);
-    else
-        LOGR(LOG_DEBUG, d->rid, "conversation %s deleted", d->conv);
-    json_decref(j);
+    } else {
+        glm_answer_read(status, body, len, 0, &ans);
+        if (ans.verdict != GLM_OK)
+            LOGR(LOG_WARN, d->rid, "deleting conversation %s: chatglm.cn answered HTTP %ld",
+                 d->conv, status);
+        else
+            LOGR(LOG_DEBUG, d->rid, "conversation %s deleted", d->conv);
+    }
     free(d);
 }
 
@@ -81,29 +82,24 @@ void glm_conversation_delete(const char *access_token, const char *assistant_id,
     struct delete_call *d = xcalloc(1, sizeof(*d));
     snprintf(d->rid, sizeof(d->rid), "%s", rid ? rid : "");
     snprintf(d->conv, sizeof(d->conv), "%s", conversation_id);
-    struct buf url;
-    buf_init(&url, 4096);
-    (void)glm_url(&url, cfg.path_delete);
     json_t *body = json_pack("{s:s, s:s}", "assistant_id", assistant_id, "conversation_id",
                              conversation_id);
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     char referer[512];
-    glm_referer(assistant_id, strcmp(assistant_id, cfg.default_assistant) == 0, referer,
-                sizeof(referer));
-    struct upcall_req r = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(access_token, 1, referer, 1),
+    glm_assistant_referer(assistant_id, referer, sizeof(referer));
+    const struct glm_call call = {
+        .path = cfg.path_delete,
+        .token = access_token,
+        .referer = referer,
         .body = text,
         .body_len = strlen(text),
-        .connect_timeout = cfg.connect_timeout,
         .idle_timeout = cfg.refresh_timeout,
         .total_timeout = cfg.refresh_timeout,
         .max_body = 64 * 1024,
     };
     static const struct upcall_cbs cbs = { .on_done = delete_done };
-    d->call = upcall_start(loop, &r, &cbs, d);
+    d->call = glm_call_start(loop, &call, &cbs, d);
     if (d->call) {
         ncalls++;
         d->next = calls;
@@ -115,5 +111,4 @@ void glm_conversation_delete(const char *access_token, const char *assistant_id,
         free(d);
     }
     free(text);
-    buf_cleanup(&url);
 }

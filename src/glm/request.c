@@ -135,8 +135,9 @@ static int put_json(struct buf *b, json_t *v)
 /* Written straight into one buffer, in the key order of the web app's own
  * client (spec 6.2): building a jansson tree and dumping it cost more than
  * the rest of the request's setup. */
-char *glm_stream_body(const char *assistant_id, const char *conversation_id, const char *prompt,
-                      const char *chat_mode, int networking, json_t *files, json_t *images)
+static char *stream_body(const char *assistant_id, const char *conversation_id,
+                         const char *prompt, const char *chat_mode, int networking,
+                         json_t *files, json_t *images, const char *aspect_ratio)
 {
     struct buf b;
     buf_init(&b, (size_t)-1 / 2);
@@ -166,8 +167,84 @@ char *glm_stream_body(const char *assistant_id, const char *conversation_id, con
     rc |= buf_puts(&b, ",\"draft_id\":\"\",\"if_plus_model\":true,\"input_question_type\":\"xxxx\"");
     if (networking)
         rc |= buf_puts(&b, ",\"is_networking\":true");
-    rc |= buf_puts(&b, ",\"is_test\":false,\"platform\":\"pc\",\"quote_log_id\":\"\"}}");
+    rc |= buf_puts(&b, ",\"is_test\":false,\"platform\":\"pc\",\"quote_log_id\":\"\"");
+    if (aspect_ratio) {
+        /* The 2026 web app sends meta_data.cogview.aspect_ratio when drawing. */
+        rc |= buf_puts(&b, ",\"cogview\":{\"aspect_ratio\":");
+        rc |= json_append_string(&b, aspect_ratio, strlen(aspect_ratio));
+        rc |= buf_putc(&b, '}');
+    }
+    rc |= buf_puts(&b, "}}");
     if (rc < 0)
         abort(); /* the buffer has no practical cap: only out of memory */
     return buf_take(&b, NULL);
+}
+
+char *glm_stream_body(const char *assistant_id, const char *conversation_id, const char *prompt,
+                      const char *chat_mode, int networking, json_t *files, json_t *images)
+{
+    return stream_body(assistant_id, conversation_id, prompt, chat_mode, networking, files, images,
+                       NULL);
+}
+
+char *glm_stream_body_of(const struct glm_stream_opts *o)
+{
+    return stream_body(o->assistant_id, o->conversation_id, o->prompt, o->chat_mode,
+                       o->networking, o->files, o->images, o->aspect_ratio);
+}
+
+/* ---- calls ----------------------------------------------------------------- */
+
+struct upcall *glm_call_start(struct curl_loop *l, const struct glm_call *c,
+                              const struct upcall_cbs *cbs, void *arg)
+{
+    struct buf url;
+    buf_init(&url, 4096);
+    if (glm_url(&url, c->path) < 0) {
+        buf_cleanup(&url);
+        if (c->mime)
+            curl_mime_free(c->mime);
+        return NULL;
+    }
+    struct upcall_req r = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .headers = glm_headers(c->token, !c->no_sign, c->referer, !c->mime),
+        .body = c->body,
+        .body_len = c->body_len,
+        .mime = c->mime,
+        .connect_timeout = cfg.connect_timeout,
+        .idle_timeout = c->idle_timeout,
+        .total_timeout = c->total_timeout,
+        .max_body = c->max_body,
+    };
+    struct upcall *call = upcall_start(l, &r, cbs, arg);
+    buf_cleanup(&url);
+    return call;
+}
+
+void glm_assistant_referer(const char *assistant_id, char *out, size_t outlen)
+{
+    glm_referer(assistant_id, strcmp(assistant_id, cfg.default_assistant) == 0, out, outlen);
+}
+
+struct upcall *glm_stream_call(struct curl_loop *l, const char *access,
+                               const struct glm_stream_opts *o, const struct upcall_cbs *cbs,
+                               void *arg)
+{
+    char *body = glm_stream_body_of(o);
+    char referer[512];
+    glm_assistant_referer(o->assistant_id, referer, sizeof(referer));
+    struct glm_call c = {
+        .path = cfg.path_stream,
+        .token = access,
+        .referer = referer,
+        .body = body,
+        .body_len = strlen(body),
+        .idle_timeout = cfg.idle_timeout,
+        .max_body = 256 * 1024,
+    };
+    struct upcall *call = glm_call_start(l, &c, cbs, arg);
+    free(body);
+    return call;
 }

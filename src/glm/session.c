@@ -7,13 +7,13 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "glm/answer.h"
 #include "glm/request.h"
 #include "glm/shared.h"
 #include "glm/store.h"
 #include "log.h"
 #include "metrics.h"
 #include "net/upcall.h"
-#include "util/buf.h"
 #include "util/crypto.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -299,11 +299,11 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
         goto out;
     }
     j = json_loadb(body, len, 0, NULL);
-    json_t *st = json_object_get(j, "status");
-    json_t *msg = json_object_get(j, "message");
-    long long code = json_is_integer(st) ? json_integer_value(st) : -1;
-    const char *message = json_is_string(msg) ? json_string_value(msg) : "";
-    if (status == 401 || code == 40102 || strstr(message, "40102")) {
+    struct glm_answer ans;
+    glm_answer_read_json(status, j, 0, &ans);
+    long long code = ans.code;
+    const char *message = ans.message;
+    if (ans.verdict == GLM_AUTH_REFUSED) {
         out = SESSION_REJECTED;
         snprintf(detail, sizeof(detail), "chatglm.cn rejected the refresh token (HTTP %ld, %lld)",
                  status, code);
@@ -468,28 +468,18 @@ static void start_refresh(struct session_entry *e)
 
 static void do_refresh(struct session_entry *e)
 {
-    struct buf url;
-    buf_init(&url, 4096);
-    if (glm_url(&url, cfg.path_refresh) < 0) {
-        buf_cleanup(&url);
-        notify(e, SESSION_FAILED, "upstream URL too long");
-        return;
-    }
-    struct upcall_req r = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(e->current, 1, NULL, 1),
+    const struct glm_call c = {
+        .path = cfg.path_refresh,
+        .token = e->current,
         .body = "{}",
         .body_len = 2,
-        .connect_timeout = cfg.connect_timeout,
         .idle_timeout = cfg.refresh_timeout,
         .total_timeout = cfg.refresh_timeout,
         .max_body = 256 * 1024,
     };
     static const struct upcall_cbs cbs = { .on_done = refresh_done };
     e->mgr->refreshes++;
-    e->call = upcall_start(e->mgr->loop, &r, &cbs, e);
-    buf_cleanup(&url);
+    e->call = glm_call_start(e->mgr->loop, &c, &cbs, e);
     if (!e->call)
         notify(e, SESSION_FAILED, "could not start the token refresh");
 }

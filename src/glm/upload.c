@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "glm/answer.h"
 #include "glm/filetype.h"
 #include "glm/request.h"
 #include "log.h"
@@ -37,19 +38,18 @@ int upload_answer(long http_status, const char *body, size_t len, json_t **resul
     *result = NULL;
     *is_image = 0;
     json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *st = json_object_get(root, "status");
-    json_t *msg = json_object_get(root, "message");
     json_t *res = json_object_get(root, "result");
+    struct glm_answer ans;
+    glm_answer_read_json(http_status, root, 0, &ans);
     int rc = -1;
-    char quoted[260] = "";
-    if (json_is_string(msg))
-        log_escape(json_string_value(msg), json_string_length(msg), quoted);
+    char quoted[260];
+    log_escape(ans.message, strlen(ans.message), quoted);
     if (http_status != 200 || !root) {
         snprintf(err, errlen, "chatglm.cn answered HTTP %ld%s%s%s", http_status,
                  quoted[0] ? " (" : "", quoted, quoted[0] ? ")" : "");
-    } else if (json_is_integer(st) && json_integer_value(st) != 0) {
-        snprintf(err, errlen, "chatglm.cn refused it (%lld%s%s)",
-                 (long long)json_integer_value(st), quoted[0] ? ": " : "", quoted);
+    } else if (ans.verdict != GLM_OK) {
+        snprintf(err, errlen, "chatglm.cn refused it (%lld%s%s)", ans.code,
+                 quoted[0] ? ": " : "", quoted);
     } else if (!json_is_object(res) || !json_is_string(json_object_get(res, "file_url"))) {
         snprintf(err, errlen, "chatglm.cn answered without a file_url");
     } else {
@@ -258,24 +258,21 @@ static void upload_start(struct upload_job *j)
         job_fail(j, 500, "upload_failed", "%s: could not build the upload", j->item->param);
         return;
     }
-    struct buf url;
-    buf_init(&url, 4096);
-    (void)glm_url(&url, cfg.path_upload);
     char referer[600];
     snprintf(referer, sizeof(referer), "%s/", cfg.upstream);
-    struct upcall_req req = {
-        .method = "POST",
-        .url = buf_cstr(&url),
-        .headers = glm_headers(r->access, 0, referer, 0),
+    /* Uploads are not signed, and their body is multipart. */
+    const struct glm_call c = {
+        .path = cfg.path_upload,
+        .token = r->access,
+        .no_sign = 1,
+        .referer = referer,
         .mime = mime,
-        .connect_timeout = cfg.connect_timeout,
         .idle_timeout = cfg.idle_timeout,
         .max_body = 256 * 1024,
     };
     static const struct upcall_cbs cbs = { NULL, NULL, upload_done };
     j->off = 0;
-    j->call = upcall_start(r->loop, &req, &cbs, j);
-    buf_cleanup(&url);
+    j->call = glm_call_start(r->loop, &c, &cbs, j);
     if (!j->call)
         job_fail(j, 500, "upload_failed", "%s: could not start the upload", j->item->param);
 }

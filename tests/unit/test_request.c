@@ -166,4 +166,23 @@ TEST(stream_body_escapes_the_prompt_and_carries_mode_and_attachments)
     config_free();
 }
 
+TEST(a_drawings_aspect_ratio_is_the_last_meta_data_key)
+{
+    /* As images.c wrote it before: the body re-dumped by jansson with
+     * meta_data.cogview added last. */
+    char *plain = glm_stream_body("d", "", "请画：猫", NULL, 0, NULL, NULL);
+    json_t *want = json_loads(plain, 0, NULL);
+    json_object_set_new(json_object_get(want, "meta_data"), "cogview",
+                        json_pack("{s:s}", "aspect_ratio", "16:9"));
+    char *w = json_dumps(want, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const struct glm_stream_opts o = { .assistant_id = "d", .prompt = "请画：猫",
+                                       .aspect_ratio = "16:9" };
+    char *b = glm_stream_body_of(&o);
+    CHECK_STR(b, w);
+    free(b);
+    free(w);
+    free(plain);
+    json_decref(want);
+}
+
 TEST_MAIN()
