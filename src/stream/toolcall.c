@@ -21,6 +21,7 @@ static const char THINK_CLOSE[] = "</think>";
 /* Caps on the small buffers: held markup prefixes and one call's problem. */
 #define PEND_SMALL 64
 #define SLICE 4096
+#define FENCE_MAX 256   /* a held fence line and the whitespace after it */
 
 struct tc_call {
     char id[32];
@@ -39,6 +40,10 @@ struct toolcall {
     int name_checked;         /* TC_CALL: the native name was looked up */
     int text_seen;            /* non-whitespace text went out (an inline think must open) */
     struct buf held;          /* required: text kept until we know whether a call comes */
+    struct buf fence;         /* a code-fence line at the end of the text: dropped if a call follows */
+    int line_start;           /* the text so far ends at a line start (indentation included) */
+    size_t indent;            /* then: the bytes of that indentation already sent */
+    int in_code;              /* inside a code block the text opened: markup there is text */
     struct tc_call *q;        /* accepted calls not sent yet */
     size_t nq, qcap;
     int sent;
@@ -154,15 +159,25 @@ static int end_calls(struct toolcall *t)
     return rc == ANSWER_FULL ? ANSWER_FULL : ANSWER_HALT;
 }
 
-/* Text of the answer (not markup): held, dropped or forwarded. */
-static int emit_text(struct toolcall *t, const char *s, size_t n)
+/* Text that goes out (or is held while a call is required). */
+static int emit_plain(struct toolcall *t, const char *s, size_t n)
 {
     if (!n)
         return ANSWER_GO;
-    if (t->nq) /* after calls: whitespace between them, or the end of them */
-        return all_ws(s, n) ? ANSWER_GO : end_calls(t);
     if (!t->text_seen && !all_ws(s, n))
         t->text_seen = 1;
+    /* Fence lines ("```...") at line starts open and close code blocks. */
+    int ls = t->line_start; /* 1: at a line start, still in its indentation */
+    size_t indent = t->indent;
+    for (size_t i = 0; i < n; i++) {
+        if (ls && n - i >= 3 && memcmp(s + i, "```", 3) == 0)
+            t->in_code = !t->in_code;
+        int sp = s[i] == ' ' || s[i] == '\t';
+        indent = s[i] == '\n' ? 0 : ls && sp ? indent + 1 : 0;
+        ls = s[i] == '\n' || (ls && sp);
+    }
+    t->line_start = ls;
+    t->indent = indent;
     if (t->o.required) {
         /* Past the cap the text is cut (it is only sent when no call comes;
          * the writer mends a character cut in two). */
@@ -174,6 +189,99 @@ static int emit_text(struct toolcall *t, const char *s, size_t n)
         return ANSWER_GO;
     }
     return after(t, t->next.ops->text(t->next.self, s, n));
+}
+
+/* Where the text that may begin a code-fence line starts at the end of s, or
+ * n: a last line "```lang" (or the start of one) and the whitespace after
+ * it, or the indentation of a line just begun. Models often fence their
+ * calls; such an opener is dropped when a call follows. The choice depends
+ * only on the text, not on how it was cut (line_start: s follows a line
+ * start, indentation included). */
+static size_t fence_tail(const char *s, size_t n, int line_start, size_t indent)
+{
+    size_t e = n;
+    while (e && is_ws(s[e - 1]))
+        e--;
+    if (e) {
+        size_t ls = e;
+        while (ls && s[ls - 1] != '\n')
+            ls--;
+        size_t i = ls;
+        while (i < e && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t b = i;
+        while (i < e && s[i] == '`' && i - b < 3)
+            i++;
+        size_t ticks = i - b, lang = i;
+        while (ticks == 3 && i < e && i - lang < 20 &&
+               ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '+'))
+            i++;
+        while (i < e && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        if ((ls || line_start) && ticks && (ticks == 3 || e == n) && i == e &&
+            n - ls + (ls ? 0 : indent) <= FENCE_MAX)
+            return ls;
+    }
+    /* The indentation of the line being written. */
+    size_t cur = n;
+    while (cur && s[cur - 1] != '\n')
+        cur--;
+    if (cur == 0 && !line_start)
+        return n;
+    for (size_t i = cur; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t')
+            return n;
+    return n - cur + (cur ? 0 : indent) <= FENCE_MAX ? cur : n;
+}
+
+static int fence_flush(struct toolcall *t)
+{
+    int rc = emit_plain(t, t->fence.data, t->fence.len);
+    buf_reset(&t->fence);
+    return rc;
+}
+
+/* Text of the answer (not markup): held, dropped or forwarded. */
+static int emit_text(struct toolcall *t, const char *s, size_t n)
+{
+    if (!n)
+        return ANSWER_GO;
+    if (t->nq) /* after calls: whitespace between them, or the end of them */
+        return all_ws(s, n) ? ANSWER_GO : end_calls(t);
+    /* The held text and the new one are decided on together, as if they
+     * had come in one piece. */
+    char *tmp = NULL;
+    const char *w = s;
+    size_t wn = n;
+    if (t->fence.len) {
+        if (t->fence.len + n <= FENCE_MAX) {
+            if (buf_append(&t->fence, s, n) < 0)
+                return ANSWER_FULL;
+            w = t->fence.data;
+            wn = t->fence.len;
+        } else {
+            wn = t->fence.len + n;
+            tmp = xmalloc(wn);
+            memcpy(tmp, t->fence.data, t->fence.len);
+            memcpy(tmp + t->fence.len, s, n);
+            w = tmp;
+        }
+    }
+    size_t k = fence_tail(w, wn, t->line_start, t->indent);
+    int rc = emit_plain(t, w, k);
+    if (rc == ANSWER_GO) {
+        /* What is held again is at most FENCE_MAX bytes (fence_tail's rule). */
+        if (w == t->fence.data) {
+            buf_drain(&t->fence, k);
+        } else {
+            buf_reset(&t->fence);
+            if (buf_append(&t->fence, w + k, wn - k) < 0)
+                rc = ANSWER_FULL;
+        }
+    }
+    free(tmp);
+    return rc;
 }
 
 /* Markup that is not a call after all, as it was written. */
@@ -482,6 +590,50 @@ static int take_body(struct toolcall *t, const char *s, size_t n, int closed)
     return emit_raw(t, s, n, closed);
 }
 
+/* A required call written as bare JSON ({"name":...,"arguments":...} or a
+ * list of them, fenced or not, nothing else): the held text is the call. */
+static void bare_calls(struct toolcall *t)
+{
+    const char *s = t->held.data;
+    size_t n = t->held.len;
+    if (!n)
+        return;
+    trim(&s, &n);
+    if (n > 3 && memcmp(s, "```", 3) == 0) { /* a fence around it */
+        const char *nl = memchr(s, '\n', n);
+        if (!nl)
+            return;
+        n -= (size_t)(nl + 1 - s);
+        s = nl + 1;
+        trim(&s, &n);
+        if (n < 3 || memcmp(s + n - 3, "```", 3) != 0)
+            return;
+        n -= 3;
+        trim(&s, &n);
+    }
+    if (!n || (s[0] != '{' && s[0] != '['))
+        return;
+    json_t *j = json_loadb(s, n, 0, NULL);
+    size_t count = json_is_object(j) ? 1 : json_array_size(j);
+    int ok = count > 0;
+    for (size_t k = 0; k < count && ok; k++) {
+        json_t *c = json_is_object(j) ? j : json_array_get(j, k);
+        struct parse_out o;
+        memset(&o, 0, sizeof(o));
+        ok = json_is_object(c) && parse_json_call(t, c, &o) == P_CALL;
+        json_decref(o.args);
+    }
+    for (size_t k = 0; k < count && ok && !enough(t); k++) {
+        json_t *c = json_is_object(j) ? j : json_array_get(j, k);
+        struct parse_out o;
+        memset(&o, 0, sizeof(o));
+        if (parse_json_call(t, c, &o) == P_CALL)
+            enqueue(t, o.decl->name, o.args);
+        json_decref(o.args);
+    }
+    json_decref(j);
+}
+
 /* ---- the scanner -------------------------------------------------------- */
 
 /* Whether s[0..n) is a proper prefix of lit. */
@@ -584,21 +736,34 @@ static int run(struct toolcall *t, int at_end)
             i = k + 1;
             continue;
         }
-        if (rn >= LIT(OPEN) && memcmp(r, OPEN, LIT(OPEN)) == 0) {
+        int open = rn >= LIT(OPEN) && memcmp(r, OPEN, LIT(OPEN)) == 0;
+        if (open && t->in_code && t->fence.len) {
+            /* The held fence closes the code block: the call comes after it. */
+            rc = fence_flush(t);
+            if (rc != ANSWER_GO)
+                break;
+        }
+        if (open && !t->in_code) {
+            /* The fence the model opened around its call is dropped; held
+             * indentation goes out. */
+            if (memchr(t->fence.data ? t->fence.data : "", '`', t->fence.len))
+                buf_reset(&t->fence);
+            else if ((rc = fence_flush(t)) != ANSWER_GO)
+                break;
             t->st = TC_CALL;
             t->scan = 0;
             t->name_checked = 0;
             i = k + LIT(OPEN);
             continue;
         }
-        int think_ok = !t->text_seen && !t->nq;
+        int think_ok = !t->text_seen && !t->nq && !t->fence.len;
         if (think_ok && rn >= LIT(THINK_OPEN) && memcmp(r, THINK_OPEN, LIT(THINK_OPEN)) == 0) {
             t->st = TC_THINK;
             rc = after(t, t->next.ops->text(t->next.self, r, LIT(THINK_OPEN)));
             i = k + LIT(THINK_OPEN);
             continue;
         }
-        if (!at_end && (prefix_of(r, rn, OPEN, LIT(OPEN)) ||
+        if (!at_end && (((!t->in_code || t->fence.len) && prefix_of(r, rn, OPEN, LIT(OPEN))) ||
                         (think_ok && prefix_of(r, rn, THINK_OPEN, LIT(THINK_OPEN)))))
             break;
         rc = emit_text(t, r, 1);
@@ -677,6 +842,10 @@ static int op_finish(void *self, enum answer_finish why, const char *stop_seq)
     int rc = run(t, 1);
     if (rc != ANSWER_GO || t->halted)
         return rc;
+    if (!t->nq && t->fence.len && (rc = fence_flush(t)) != ANSWER_GO)
+        return rc;
+    if (!t->nq && !t->sent && t->o.required)
+        bare_calls(t);
     if (t->nq) {
         rc = end_calls(t);
         return rc == ANSWER_HALT ? ANSWER_GO : rc;
@@ -722,6 +891,8 @@ struct toolcall *toolcall_new(const struct toolcall_opts *o, struct sink next)
         t->o.max_held = 1024 * 1024;
     buf_init(&t->pend, t->o.max_call + PEND_SMALL + SLICE);
     buf_init(&t->held, t->o.max_held);
+    buf_init(&t->fence, FENCE_MAX);
+    t->line_start = 1;
     return t;
 }
 
@@ -733,6 +904,7 @@ void toolcall_free(struct toolcall *t)
     free(t->q);
     buf_cleanup(&t->pend);
     buf_cleanup(&t->held);
+    buf_cleanup(&t->fence);
     free(t);
 }
 
@@ -764,6 +936,10 @@ void toolcall_retry(struct toolcall *t)
     queue_clear(t);
     buf_reset(&t->pend);
     buf_reset(&t->held);
+    buf_reset(&t->fence);
+    t->line_start = 1;
+    t->indent = 0;
+    t->in_code = 0;
 }
 
 int toolcall_sent(const struct toolcall *t)

@@ -301,4 +301,60 @@ TEST(ids_are_distinct)
     rec_cleanup(&r);
 }
 
+TEST(a_fence_around_a_call_is_dropped_and_code_blocks_hold_no_calls)
+{
+    struct toolcall_opts o = opts();
+    EXPECT(o, "Calling:\n```json\n<tool_call>{\"name\":\"get_time\"}</tool_call>\n```\n",
+           "T[Calling:\n]B0:get_time A0:{} E0 F:tool_calls");
+    EXPECT(o, "```xml\n<tool_call>get_time</tool_call>\n```", "B0:get_time A0:{} E0 F:tool_calls");
+    /* A fenced code block that shows the markup is text. */
+    EXPECT(o, "Example:\n```\nx\n<tool_call>get_time</tool_call>\n```\nDone.",
+           "T[Example:\n```\nx\n<tool_call>get_time</tool_call>\n```\nDone.]F:stop");
+    /* A call right after a code block closes it is a call. */
+    EXPECT(o, "```py\nx = 1\n```\n<tool_call>get_time</tool_call>",
+           "T[```py\nx = 1\n```\n]B0:get_time A0:{} E0 F:tool_calls");
+    /* An indented fence, cut anywhere (a fuzz finding: the indentation was
+     * forgotten when it came in a piece of its own). */
+    EXPECT(o, "\t\t```\n<tool_call>get_time</tool_call>", "B0:get_time A0:{} E0 F:tool_calls");
+    EXPECT(o, "\t```\t)\t\x01r\x02<tool_call>get_time</tool_call>",
+           "T[\t```\t)\t]R[r]T[<tool_call>get_time</tool_call>]F:stop");
+    /* Fences with no call after them go out as written. */
+    EXPECT(o, "```js\nlet a;\n```\n``", "T[```js\nlet a;\n```\n``]F:stop");
+}
+
+TEST(long_indentation_keeps_its_place_before_reasoning)
+{
+    /* A fuzz finding: indentation past the held-fence cap went out before
+     * the reasoning when fed whole, after it when cut. */
+    struct toolcall_opts o = opts();
+    char in[700], want[800];
+    memset(in, '\t', 300);
+    strcpy(in + 300, "\x01r\x02x");
+    strcpy(want, "T[");
+    memset(want + 2, '\t', 300);
+    strcpy(want + 302, "]R[r]T[x]F:stop");
+    EXPECT(o, in, want);
+    /* A held fence line and indentation that pass the cap only together. */
+    strcpy(in, "\t```hin\n");
+    memset(in + 8, '\t', 200);
+    strcpy(in + 208, "\x01r\x02x");
+    strcpy(want, "R[r]T[\t```hin\n");
+    memset(want + 14, '\t', 200);
+    strcpy(want + 214, "x]F:stop");
+    EXPECT(o, in, want);
+}
+
+TEST(a_required_call_may_be_bare_json)
+{
+    struct toolcall_opts o = opts();
+    o.required = 1;
+    o.strict = 1;
+    EXPECT(o, "```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n```",
+           "B0:get_weather A0:{\"city\":\"Oslo\"} E0 F:tool_calls");
+    EXPECT(o, " [{\"name\":\"get_time\"},{\"name\":\"get_time\",\"arguments\":{}}] ",
+           "B0:get_time A0:{} E0 B1:get_time A1:{} E1 F:tool_calls");
+    o.required = 0; /* not required: text */
+    EXPECT(o, "{\"name\":\"get_time\"}", "T[{\"name\":\"get_time\"}]F:stop");
+}
+
 TEST_MAIN()

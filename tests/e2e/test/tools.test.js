@@ -111,6 +111,19 @@ describe('tool calls, openai SDK', () => {
     });
   }
 
+  test('a call the model fenced: the fence is not content; a required bare-JSON call is a call', async () => {
+    const m = await script([{ text: `Sure:\n\`\`\`json\n${OURS}\n\`\`\`\n`, chunk: 2 }]);
+    const r = await streamed({ model: 'glm-4', messages: [{ role: 'user', content: `${m} go` }], tools: [WEATHER] });
+    assert.equal(r.content, 'Sure:\n');
+    assert.deepEqual(r.calls.map((c) => [c.name, c.arguments]), [['get_weather', ARGS]]);
+    const m2 = await script([{ text: '```json\n{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}\n```' }]);
+    const c = await fresh().chat.completions.create({
+      model: 'glm-4', messages: [{ role: 'user', content: `${m2} go` }], tools: [WEATHER], tool_choice: 'required',
+    });
+    assert.equal(c.choices[0].message.content, null);
+    assert.equal(c.choices[0].message.tool_calls[0].function.arguments, ARGS);
+  });
+
   test('two calls at once, in both formats: indexes 0 and 1, distinct ids', async () => {
     const m = await script([{ text: `${NATIVE}\n<tool_call>{"name":"get_time"}</tool_call>`, chunk: 3 }]);
     const r = await streamed({ model: 'glm-4', messages: [{ role: 'user', content: `${m} both` }], tools: [WEATHER, TIME] });
