@@ -63,6 +63,8 @@ static const struct opt opts[] = {
     { "idle-timeout", OPT_INT, S(idle_timeout), "120", NULL, 1, 3600, "seconds of upstream silence before an answer is abandoned" },
     { "max-answer", OPT_SIZE, S(max_answer), "8M", NULL, 1024, 1L << 30, "largest answer text relayed before it is cut" },
     { "max-frame", OPT_SIZE, S(max_frame), "16M", NULL, 1024, 1L << 30, "largest single upstream SSE event" },
+    { "responses-ttl", OPT_INT, S(responses_ttl), "3600", NULL, 60, 86400 * 30, "seconds a stored Responses-API response (and its upstream conversation) is kept for previous_response_id" },
+    { "responses-max", OPT_INT, S(responses_max), "10000", NULL, 1, 1000000, "stored Responses-API responses kept at most (the oldest goes first)" },
     { "token-ttl", OPT_INT, S(token_ttl), "3600", NULL, 60, 86400 * 30, "seconds an access token is used when its expiry is unknown" },
 
     { "refresh-tokens", OPT_STR, S(refresh_tokens), "", NULL, 0, 0, "server-side accounts: chatglm_refresh_token values, comma-separated" },

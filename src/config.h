@@ -62,6 +62,8 @@ struct config {
     long refresh_timeout;    /* s for a refresh or delete call */
     long idle_timeout;       /* s of upstream silence before giving up */
     long max_answer;         /* bytes of answer text before the stream is cut */
+    long responses_ttl;      /* s a stored Responses-API response is kept */
+    long responses_max;      /* stored responses kept at most */
     long max_frame;          /* bytes of one upstream SSE line */
     long token_ttl;          /* s an access token is used when its JWT has no exp */
 

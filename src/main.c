@@ -276,6 +276,7 @@ out:
         http_server_free(app.http);
     for (int i = 0; i < 5; i++)
         event_base_loop(app.base, EVLOOP_NONBLOCK);
+    dialects_shutdown();
     glm_conversation_cancel_all();
     authcache_free(app.auth, app.accounts);
     accounts_set_unref(app.accounts, app.configured_set);

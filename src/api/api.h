@@ -21,6 +21,14 @@ void web_asset_handle(struct api_req *a); /* its style sheet and script */
 void token_check_handle(struct api_req *a);
 void accounts_handle(struct api_req *a);
 void metrics_handle(struct api_req *a);
+/* api/dialects.c: the Responses API and the Messages API on the chat job. */
+void responses_handle(struct api_req *a);
+void responses_get_handle(struct api_req *a, const char *id);
+void responses_delete_handle(struct api_req *a, const char *id);
+void messages_handle(struct api_req *a);
+void messages_count_handle(struct api_req *a);
+/* Frees the stored responses (at exit, before the sessions go). */
+void dialects_shutdown(void);
 
 /* The accounts a request may use, with a reference (accounts_set_unref):
  * with API keys, the server's own after the key is checked; else the tokens

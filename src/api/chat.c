@@ -21,6 +21,7 @@
 #include "api/chat_req.h"
 #include "api/job.h"
 #include "api/chat_shape.h"
+#include "api/dialect.h"
 #include "app.h"
 #include "config.h"
 #include "glm/accounts.h"
@@ -97,9 +98,17 @@ struct chat_job {
     char call_id[64], call_name[128];
     struct buf call_args;
     struct answer_usage usage;    /* as the stages let it through */
+    /* another dialect (api/dialect.h): its writer makes the answer */
+    const struct dialect *dialect;
+    void *dctx;
+    void *dw;                     /* the writer */
+    int dstarted;                 /* its start op ran */
 };
 
 static void delete_conversation(struct chat_job *j);
+static void dialect_start(struct chat_job *j);
+static int client_write(struct chat_job *j);
+static void dialect_finish(struct chat_job *j);
 static void put_tool_calls(struct chat_job *j, struct buf *b);
 static void start_stream_call(struct chat_job *j);
 static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
@@ -135,6 +144,8 @@ static void delete_conversation(struct chat_job *j)
     attempt_owns(&j->job.at, conv);
     if (cfg.delete_policy == CFG_DELETE_NEVER)
         return;
+    if (j->dialect && j->dialect->keep && j->dialect->keep(j->dctx))
+        return; /* a stored response continues it later */
     if (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv)
         return;
     glm_conversation_delete(j->job.at.access, j->route.assistant_id, conv, j->job.rid);
@@ -166,6 +177,10 @@ static void job_free_cb(void *self)
     free(j->cont_conv);
     json_decref(j->calls);
     buf_cleanup(&j->call_args);
+    if (j->dialect) {
+        j->dialect->writer_free(j->dw);
+        j->dialect->dctx_free(j->dctx);
+    }
     job_cleanup(&j->job);
     free(j);
 }
@@ -179,6 +194,14 @@ static void job_error_cb(void *self, const struct api_error *e)
     struct chat_job *j = self;
     if (!j->started) {
         job_reply_error(&j->job, e);
+    } else if (j->job.a && j->dialect) {
+        LOGR(LOG_WARN, j->job.rid, "error inside the stream: %s", e->message);
+        struct answer_error ae = { e->status, e->type, e->code[0] ? e->code : NULL, e->message };
+        struct sink k = j->dialect->sink(j->dw);
+        (void)k.ops->error(k.self, &ae);
+        client_write(j);
+        api_end(j->job.a);
+        job_replied(&j->job);
     } else if (j->job.a) {
         LOGR(LOG_WARN, j->job.rid, "error inside the stream: %s", e->message);
         buf_reset(&j->out);
@@ -232,8 +255,14 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct chat_job *j = arg;
-    if (j->job.a && j->started && !j->wrote_since_tick && !job_gone(&j->job))
-        (void)api_stream_write(j->job.a, ": keep-alive\n\n", 14);
+    if (j->job.a && j->started && !j->wrote_since_tick && !job_gone(&j->job)) {
+        if (j->dialect && j->dialect->ping) {
+            if (j->dialect->ping(j->dw) == 0)
+                client_write(j);
+        } else {
+            (void)api_stream_write(j->job.a, ": keep-alive\n\n", 14);
+        }
+    }
     j->wrote_since_tick = 0;
 }
 
@@ -243,9 +272,14 @@ static void start_client_stream(struct chat_job *j)
         return;
     j->started = 1;
     api_stream_start(j->job.a);
-    struct openai_meta m = job_meta(j);
-    if (openai_sse_role(&j->out, &m) == 0)
+    if (j->dialect) {
+        dialect_start(j);
         client_write(j);
+    } else {
+        struct openai_meta m = job_meta(j);
+        if (openai_sse_role(&j->out, &m) == 0)
+            client_write(j);
+    }
     struct timeval tv = { cfg.keepalive_interval, 0 };
     j->keepalive = event_new(app.base, -1, EV_PERSIST, keepalive_cb, j);
     event_add(j->keepalive, &tv);
@@ -282,6 +316,10 @@ static void finish_client(struct chat_job *j)
         else
             client_error(j, 502, "upstream_truncated",
                          "chatglm.cn closed the stream before the answer was complete");
+        return;
+    }
+    if (j->dialect) {
+        dialect_finish(j);
         return;
     }
     if (j->shape) { /* the stages may count less than was rendered (max_tokens) */
@@ -464,6 +502,181 @@ static const struct sink_ops chat_writer_ops = {
     w_finish, w_error, w_usage,
 };
 
+/* ---- another dialect's writer (api/dialect.h) --------------------------- */
+
+static struct sink dialect_sink(const struct chat_job *j)
+{
+    return j->dialect->sink(j->dw);
+}
+
+/* The writer's start op, once (a streamed reply: after the HTTP head). */
+static void dialect_start(struct chat_job *j)
+{
+    if (j->dstarted || !j->dw)
+        return;
+    j->dstarted = 1;
+    struct sink k = dialect_sink(j);
+    (void)k.ops->start(k.self);
+}
+
+/* Every event goes out as soon as the writer made it. */
+static int dialect_began(struct chat_job *j)
+{
+    if (!j->job.a || !j->dw)
+        return 0;
+    if (j->stream)
+        start_client_stream(j);
+    else
+        dialect_start(j);
+    return 1;
+}
+
+static int dialect_sent(struct chat_job *j, int rc)
+{
+    client_write(j);
+    return rc;
+}
+
+static int d_start(void *self)
+{
+    dialect_began(self);
+    return ANSWER_GO;
+}
+
+static int d_text(void *self, const char *s, size_t n)
+{
+    struct chat_job *j = self;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->text(k.self, s, n));
+}
+
+static int d_reasoning(void *self, const char *s, size_t n)
+{
+    struct chat_job *j = self;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->reasoning(k.self, s, n));
+}
+
+static int d_tool_begin(void *self, int index, const char *id, const char *name)
+{
+    struct chat_job *j = self;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->tool_begin(k.self, index, id, name));
+}
+
+static int d_tool_args(void *self, int index, const char *s, size_t n)
+{
+    struct chat_job *j = self;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->tool_args(k.self, index, s, n));
+}
+
+static int d_tool_end(void *self, int index)
+{
+    struct chat_job *j = self;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->tool_end(k.self, index));
+}
+
+static int d_finish(void *self, enum answer_finish why, const char *stop)
+{
+    struct chat_job *j = self;
+    j->shaped_done = 1;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->finish(k.self, why, stop));
+}
+
+static int d_error(void *self, const struct answer_error *e)
+{
+    struct chat_job *j = self;
+    j->shaped_done = 1;
+    client_error(j, e->status, e->code, "%s", e->message);
+    return ANSWER_GO;
+}
+
+static int d_usage(void *self, const struct answer_usage *u)
+{
+    struct chat_job *j = self;
+    j->usage = *u;
+    if (!dialect_began(j))
+        return ANSWER_GO;
+    struct sink k = dialect_sink(j);
+    return dialect_sent(j, k.ops->usage(k.self, u));
+}
+
+static const struct sink_ops dialect_proxy_ops = {
+    d_start, d_text, d_reasoning, d_tool_begin, d_tool_args, d_tool_end,
+    d_finish, d_error, d_usage,
+};
+
+/* Text from the renderer when no stage is asked for. */
+static void dialect_feed(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
+{
+    int rc = ANSWER_GO;
+    if (rl)
+        rc = d_reasoning(j, r, rl);
+    if (rc == ANSWER_GO && cl)
+        rc = d_text(j, c, cl);
+    if (rc == ANSWER_FULL && j->job.state != JOB_COMPLETE) {
+        j->cut_upstream = 1;
+        job_set_state(&j->job, JOB_COMPLETE);
+        client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
+        j->delete_wanted = 1;
+        job_reap(&j->job);
+    }
+}
+
+/* The answer is complete: finish (unless a stage did), usage, the closing
+ * events or the whole object, then the dialect's done op. */
+static void dialect_finish(struct chat_job *j)
+{
+    if (!j->shaped_done) {
+        enum render_state st = render_get_state(j->render);
+        (void)d_finish(j, st == RENDER_FILTERED ? ANSWER_CONTENT_FILTER : ANSWER_STOP, NULL);
+    }
+    struct answer_usage au = { j->prompt_tokens, j->completion_tokens + j->reasoning_tokens,
+                               j->reasoning_tokens };
+    struct sink u = j->shape ? shape_sink(j->shape) : (struct sink){ &dialect_proxy_ops, j };
+    (void)u.ops->usage(u.self, &au);
+    if (!j->job.a)
+        return;
+    dialect_began(j);
+    if (j->dialect->flush(j->dw) < 0)
+        LOGR(LOG_WARN, j->job.rid, "answer buffer full");
+    if (j->stream) {
+        client_write(j);
+        api_end(j->job.a);
+    } else {
+        struct buf b;
+        buf_init(&b, (size_t)cfg.max_answer * 2 + 65536);
+        if (j->dialect->object(j->dw, &b) < 0) {
+            buf_cleanup(&b);
+            client_error(j, 500, NULL, "the answer does not fit the reply buffer");
+            return;
+        }
+        api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
+        buf_cleanup(&b);
+    }
+    job_replied(&j->job);
+    if (j->dialect->done) {
+        struct dialect_result r = { render_conversation_id(j->render), j->route.assistant_id,
+                                    j->job.at.token, j->dw };
+        j->dialect->done(j->dctx, &r);
+    }
+}
+
 /* After a stage answered ANSWER_HALT: a repair turn, or the answer is
  * complete early (a stop string, the length, the calls, the document). */
 static void shaped_halt(struct chat_job *j, int rc)
@@ -564,6 +777,8 @@ static void relay(struct chat_job *j)
         return;
     if (j->shape) {
         shaped_feed(j, c, cl, r, rl);
+    } else if (j->dialect) {
+        dialect_feed(j, c, cl, r, rl);
     } else if (j->stream) {
         start_client_stream(j);
         struct openai_meta m = job_meta(j);
@@ -937,7 +1152,7 @@ static void shaped_setup(struct chat_job *j)
         .max_tokens = o->max_tokens,
         .max_answer = (size_t)cfg.max_answer,
     };
-    struct sink w = { &chat_writer_ops, j };
+    struct sink w = { j->dialect ? &dialect_proxy_ops : &chat_writer_ops, j };
     j->shape = shape_new(&so, w);
 }
 
@@ -978,7 +1193,8 @@ static json_t *shaped_messages(struct chat_job *j, json_t *msgs)
 /* See api.h. */
 struct account_set *chat_accounts(struct api_req *a)
 {
-    const char *auth = http_req_header(a->req, "Authorization");
+    const char *auth = a->authorization ? a->authorization
+                                        : http_req_header(a->req, "Authorization");
     if (*cfg.api_keys) {
         if (api_key_check(auth) < 0) {
             api_error(a, 401, NULL, "invalid_api_key",
@@ -1002,10 +1218,11 @@ struct account_set *chat_accounts(struct api_req *a)
     return app.configured_set;
 }
 
-void chat_handle(struct api_req *a)
+/* chat_start up to the job: -1 when the request failed before it (answered;
+ * dctx is still the caller's). */
+static int chat_begin(struct api_req *a, const char *body, size_t len, const struct dialect *d,
+                      void *dctx)
 {
-    size_t len;
-    const char *body = http_req_body(a->req, &len);
     struct turn turn;
     struct api_error e;
     turn_init(&turn);
@@ -1013,7 +1230,7 @@ void chat_handle(struct api_req *a)
         turn_free(&turn);
         api_error(a, e.status, e.param[0] ? e.param : NULL, e.code[0] ? e.code : NULL, "%s",
                   e.message);
-        return;
+        return -1;
     }
     json_t *root = turn.doc; /* borrowed from the turn */
     /* tools, response_format, stop, max_tokens and the refusals */
@@ -1024,7 +1241,7 @@ void chat_handle(struct api_req *a)
         turn_free(&turn);
         api_error(a, serr.status, serr.param[0] ? serr.param : NULL, serr.code, "%s",
                   serr.message);
-        return;
+        return -1;
     }
     /* Attachments are read (data URLs decoded) before any account is used. */
     struct upload_list *uploads = NULL;
@@ -1034,7 +1251,7 @@ void chat_handle(struct api_req *a)
         turn_free(&turn);
         api_error(a, uerr.status, uerr.param[0] ? uerr.param : NULL, uerr.code, "%s", uerr.message);
         chat_shape_cleanup(&shp);
-        return;
+        return -1;
     }
     snprintf(a->model, sizeof(a->model), "%s", turn.model.s);
     a->stream = turn.stream;
@@ -1044,7 +1261,7 @@ void chat_handle(struct api_req *a)
         upload_list_free(uploads);
         chat_shape_cleanup(&shp);
         turn_free(&turn);
-        return;
+        return -1;
     }
 
     static const struct job_ops ops = {
@@ -1055,6 +1272,8 @@ void chat_handle(struct api_req *a)
         .free = job_free_cb,
     };
     struct chat_job *j = xcalloc(1, sizeof(*j));
+    j->dialect = d;
+    j->dctx = dctx;
     j->uploads = uploads;
     job_init(&j->job, a, &ops, j, cands, start_attachments);
     j->turn = turn;
@@ -1072,7 +1291,7 @@ void chat_handle(struct api_req *a)
     if (models_resolve(j->model, cfg.default_assistant, cfg.models,
                        models_era_of(cfg.upstream_era), &j->route) < 0) {
         client_error(j, 500, NULL, "the configured model table is malformed");
-        return;
+        return 0;
     }
     j->think = RENDER_THINK_REASONING;
     if (cfg.think_mode == CFG_THINK_INLINE)
@@ -1116,7 +1335,7 @@ void chat_handle(struct api_req *a)
     if (merged < 0) {
         buf_cleanup(&p);
         client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
-        return;
+        return 0;
     }
     j->prompt = buf_take(&p, NULL);
     j->prompt_tokens = usage_estimate(j->prompt, strlen(j->prompt));
@@ -1124,5 +1343,25 @@ void chat_handle(struct api_req *a)
     LOGR(LOG_DEBUG, j->job.rid, "chat model=%s assistant=%s mode=%s accounts=%zu stream=%d", j->model,
          j->route.assistant_id, j->route.chat_mode ? j->route.chat_mode : "-", j->job.at.ncands,
          j->stream);
+    if (d) {
+        struct dialect_answer ans = { j->model, j->created, j->prompt_tokens, j->stream,
+                                      (size_t)cfg.max_answer };
+        j->dw = d->writer_new(dctx, &ans, &j->out);
+    }
     attempt_lease_for(&j->job.at, j->given_conv);
+    return 0;
+}
+
+void chat_start(struct api_req *a, const char *body, size_t len, const struct dialect *d,
+                void *dctx)
+{
+    if (chat_begin(a, body, len, d, dctx) < 0 && d)
+        d->dctx_free(dctx);
+}
+
+void chat_handle(struct api_req *a)
+{
+    size_t len;
+    const char *body = http_req_body(a->req, &len);
+    chat_start(a, body, len, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
+#include "stream/anthropic.h"
 #include "stream/openai.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -68,6 +69,7 @@ void api_finish(struct api_req *a)
     access_log(a);
     metrics_request(a->route, a->status);
     metrics_bytes_out(a->bytes_out);
+    free(a->authorization);
     free(a);
 }
 
@@ -105,7 +107,10 @@ void api_error(struct api_req *a, int status, const char *param, const char *cod
     va_end(ap);
     struct buf b;
     buf_init(&b, 8192);
-    if (openai_error_body(&b, msg, openai_error_type(status), param, code) < 0) {
+    if (a->anthropic) {
+        if (anthropic_error_body(&b, anthropic_error_type(status), msg) < 0)
+            abort();
+    } else if (openai_error_body(&b, msg, openai_error_type(status), param, code) < 0) {
         buf_reset(&b);
         if (buf_puts(&b, "{\"error\":{\"message\":\"error\",\"type\":\"server_error\","
                          "\"param\":null,\"code\":null}}") < 0)

@@ -19,6 +19,8 @@ struct api_req {
     const char *route;        /* metrics label: a path of the route table, or "other" */
     char model[80];           /* for the access log */
     int client_gone;
+    int anthropic;            /* errors in Anthropic's envelope (the Messages API) */
+    char *authorization;      /* owned: "Bearer <x-api-key>" when the client sent that instead */
     int stream;
     int status;
     size_t bytes_out;

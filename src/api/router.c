@@ -18,6 +18,9 @@ struct route {
 static const struct route routes[] = {
     { "POST", "/v1/chat/completions", chat_handle },
     { "POST", "/v1/images/generations", images_handle },
+    { "POST", "/v1/responses", responses_handle },
+    { "POST", "/v1/messages", messages_handle },
+    { "POST", "/v1/messages/count_tokens", messages_count_handle },
     { "GET", "/v1/models", models_handle },
     { "POST", "/token/check", token_check_handle },
     { "GET", "/v1/accounts", accounts_handle },
@@ -29,7 +32,8 @@ static const struct route routes[] = {
 };
 
 static const char known_routes[] =
-    "POST /v1/chat/completions, POST /v1/images/generations, GET /v1/models, POST /token/check, "
+    "POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
+    "POST /v1/images/generations, GET /v1/models, POST /token/check, "
     "GET /v1/accounts, GET /metrics, GET /ping and GET /";
 
 /* The metrics label of a path: a route of the table, or "other", so that
@@ -109,6 +113,19 @@ void api_dispatch(void *arg, struct http_req *req)
         (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
         model_get_handle(a, path + 11);
         return;
+    }
+    /* GET and DELETE /v1/responses/{id}: a stored response. */
+    if (!allowed && strncmp(path, "/v1/responses/", 14) == 0 && path[14] &&
+        !strchr(path + 14, '/')) {
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+            responses_get_handle(a, path + 14);
+            return;
+        }
+        if (strcmp(method, "DELETE") == 0) {
+            responses_delete_handle(a, path + 14);
+            return;
+        }
+        allowed = "GET";
     }
     if (allowed) {
         http_req_add_header(req, "Allow", strcmp(allowed, "POST") == 0 ? "POST, OPTIONS"
