@@ -107,6 +107,31 @@ static int add_tool(struct turn *t, const json_t *name, const json_t *desc, cons
     return 0;
 }
 
+/* The tools array: each client tool (is_client) with its schema under
+ * schema_key; the dialect's hosted or server tools are skipped, never a 400. */
+static int add_tools(struct turn *t, const json_t *root, int (*is_client)(const json_t *),
+                     const char *schema_key, struct api_error *err)
+{
+    const json_t *tools = json_object_get(root, "tools");
+    char p[48];
+    size_t i;
+    const json_t *tool;
+
+    if (given(tools) && !json_is_array(tools))
+        return refuse(err, "tools", "'tools' must be an array");
+    json_array_foreach(tools, i, tool) {
+        snprintf(p, sizeof p, "tools[%zu]", i);
+        if (!json_is_object(tool))
+            return refuse(err, p, "%s must be an object", p);
+        if (!is_client(tool))
+            continue;
+        if (add_tool(t, json_object_get(tool, "name"), json_object_get(tool, "description"),
+                     json_object_get(tool, schema_key), p, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int check_named_choice(const struct turn *t, struct api_error *err)
 {
     if (t->tool_choice != TURN_TOOLS_NAMED)
@@ -142,6 +167,21 @@ static int think_of_effort(const char *e, enum dialect_think *out)
             return 0;
         }
     return -1;
+}
+
+/* Both dialects: the body is an object with a model name; the turn keeps
+ * the document its strings point into. */
+static int turn_begin(struct turn *t, json_t *body, struct api_error *err)
+{
+    turn_init(t);
+    if (!json_is_object(body))
+        return refuse(err, "", "the request body must be a JSON object");
+    turn_keep_doc(t, body);
+    const json_t *model = json_object_get(body, "model");
+    if (!json_is_string(model) || json_string_length(model) == 0)
+        return refuse(err, "model", "'model' must be a non-empty string");
+    t->model = turn_json_str(model);
+    return 0;
 }
 
 /* ---- Responses ---------------------------------------------------------- */
@@ -282,27 +322,17 @@ static int responses_item(struct turn *t, const json_t *item, const char *param,
                   json_string_value(type));
 }
 
+/* web_search, file_search, custom and the other hosted tools are not
+ * something the site can run for the client. */
+static int responses_client_tool(const json_t *tool)
+{
+    return is_type(tool, "function");
+}
+
 static int responses_tools(struct turn *t, const json_t *root, struct api_error *err)
 {
-    const json_t *tools = json_object_get(root, "tools");
-    char p[48];
-    size_t i;
-    const json_t *tool;
-
-    if (given(tools) && !json_is_array(tools))
-        return refuse(err, "tools", "'tools' must be an array");
-    json_array_foreach(tools, i, tool) {
-        snprintf(p, sizeof p, "tools[%zu]", i);
-        if (!json_is_object(tool))
-            return refuse(err, p, "%s must be an object", p);
-        /* web_search, file_search, custom and the other hosted tools: not
-         * something the site can run for the client; skipped. */
-        if (!is_type(tool, "function"))
-            continue;
-        if (add_tool(t, json_object_get(tool, "name"), json_object_get(tool, "description"),
-                     json_object_get(tool, "parameters"), p, err) < 0)
-            return -1;
-    }
+    if (add_tools(t, root, responses_client_tool, "parameters", err) < 0)
+        return -1;
     const json_t *choice = json_object_get(root, "tool_choice");
     if (json_is_string(choice)) {
         const char *c = json_string_value(choice);
@@ -367,18 +397,8 @@ int responses_parse(json_t *body, struct turn *t, struct responses_req *r,
 
     memset(r, 0, sizeof *r);
     r->store = 1;
-    turn_init(t);
-    if (!json_is_object(body)) {
-        refuse(err, "", "the request body must be a JSON object");
+    if (turn_begin(t, body, err) < 0)
         goto fail;
-    }
-    turn_keep_doc(t, body);
-    const json_t *model = json_object_get(body, "model");
-    if (!json_is_string(model) || json_string_length(model) == 0) {
-        refuse(err, "model", "'model' must be a non-empty string");
-        goto fail;
-    }
-    t->model = turn_json_str(model);
     const json_t *input = json_object_get(body, "input");
     if (json_is_string(input)) {
         add_text(turn_add_msg(t, TURN_ROLE_USER, turn_strdup(t, "user", 4)), input);
@@ -643,28 +663,18 @@ static int messages_system(struct turn *t, const json_t *sys, struct api_error *
     return 0;
 }
 
+/* bash_*, text_editor_*, web_search_* and the other server tools carry a
+ * type; client tools have none (or "custom"). */
+static int messages_client_tool(const json_t *tool)
+{
+    const json_t *type = json_object_get(tool, "type");
+    return !given(type) || is_type(tool, "custom");
+}
+
 static int messages_tools(struct turn *t, const json_t *root, struct api_error *err)
 {
-    const json_t *tools = json_object_get(root, "tools");
-    char p[48];
-    size_t i;
-    const json_t *tool;
-
-    if (given(tools) && !json_is_array(tools))
-        return refuse(err, "tools", "'tools' must be an array");
-    json_array_foreach(tools, i, tool) {
-        snprintf(p, sizeof p, "tools[%zu]", i);
-        if (!json_is_object(tool))
-            return refuse(err, p, "%s must be an object", p);
-        /* bash_*, text_editor_*, web_search_* and other server tools carry a
-         * type; client tools have none (or "custom"). */
-        const json_t *type = json_object_get(tool, "type");
-        if (given(type) && !is_type(tool, "custom"))
-            continue;
-        if (add_tool(t, json_object_get(tool, "name"), json_object_get(tool, "description"),
-                     json_object_get(tool, "input_schema"), p, err) < 0)
-            return -1;
-    }
+    if (add_tools(t, root, messages_client_tool, "input_schema", err) < 0)
+        return -1;
     const json_t *choice = json_object_get(root, "tool_choice");
     if (given(choice)) {
         if (!json_is_object(choice))
@@ -692,18 +702,8 @@ int messages_parse(json_t *body, int count_tokens, struct turn *t, struct messag
                    struct api_error *err)
 {
     memset(r, 0, sizeof *r);
-    turn_init(t);
-    if (!json_is_object(body)) {
-        refuse(err, "", "the request body must be a JSON object");
+    if (turn_begin(t, body, err) < 0)
         goto fail;
-    }
-    turn_keep_doc(t, body);
-    const json_t *model = json_object_get(body, "model");
-    if (!json_is_string(model) || json_string_length(model) == 0) {
-        refuse(err, "model", "'model' must be a non-empty string");
-        goto fail;
-    }
-    t->model = turn_json_str(model);
     const json_t *max = json_object_get(body, "max_tokens");
     if (given(max) || !count_tokens) {
         if (!json_is_integer(max) || json_integer_value(max) < 1) {
