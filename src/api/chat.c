@@ -35,7 +35,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "stream/openai.h"
 #include "stream/render.h"
 #include "stream/shape.h"
@@ -58,7 +58,7 @@ struct chat_job {
     /* upstream */
     struct event *first_frame;    /* first-frame timer: fail over when it fires */
     struct event *linger;         /* after the last frame: stop waiting for the close */
-    struct upcall *call;
+    struct xfer *call;
     size_t stream_bytes;          /* bytes of that stream so far */
     int frame_too_long;           /* an event passed max_frame */
     struct sse_parser *sse;
@@ -119,7 +119,7 @@ static void client_error(struct chat_job *j, int status, const char *code, const
 static void job_cancel_cb(void *self)
 {
     struct chat_job *j = self;
-    upcall_cancel(j->call);
+    xfer_cancel(j->call);
     j->call = NULL;
     upload_run_cancel(j->urun);
     j->urun = NULL;
@@ -799,7 +799,7 @@ static void linger_cb(evutil_socket_t fd, short what, void *arg)
     /* The answer is complete but the upstream keeps the transfer open: stop
      * it so the account is free for the next answer. */
     if (j->call) {
-        upcall_cancel(j->call);
+        xfer_cancel(j->call);
         j->call = NULL;
         job_release(&j->job, JOB_CALL);
     }
@@ -837,7 +837,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     return 0;
 }
 
-static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype, void *arg)
+static enum xfer_mode on_head(struct xfer *c, long status, const char *ctype, void *arg)
 {
     (void)c;
     struct chat_job *j = arg;
@@ -847,34 +847,34 @@ static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype
                                                   (double)(now.tv_nsec - j->call_t0.tv_nsec) / 1e9);
     if (status == 200 && strstr(ctype, "text/event-stream")) {
         job_set_state(&j->job, JOB_STREAMING);
-        return UPCALL_STREAM;
+        return XFER_STREAM;
     }
-    return UPCALL_COLLECT; /* an error answer: read it whole, then map it */
+    return XFER_COLLECT; /* an error answer: read it whole, then map it */
 }
 
-static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
+static int on_data(struct xfer *c, const char *data, size_t len, void *arg)
 {
     (void)c;
     struct chat_job *j = arg;
     if (job_gone(&j->job) || j->cut_upstream)
-        return UPCALL_ABORT;
+        return XFER_ABORT;
     if (j->job.state == JOB_COMPLETE)
-        return UPCALL_CONTINUE; /* the answer is complete: drain the rest */
+        return XFER_CONTINUE; /* the answer is complete: drain the rest */
     if (j->job.a && j->started && api_pending(j->job.a) > API_OUT_HIGH) {
         j->paused = 1;
-        return UPCALL_PAUSE;
+        return XFER_PAUSE;
     }
     metrics_upstream_bytes(len); /* after the pause: paused data comes again */
     j->stream_bytes += len;
     int rc = sse_feed(j->sse, data, len, on_event, j);
     if (j->cut_upstream)
-        return UPCALL_ABORT; /* complete early (stop, length, calls) or a repair turn follows */
+        return XFER_ABORT; /* complete early (stop, length, calls) or a repair turn follows */
     if (rc == SSE_TOO_LONG) {
         LOGR(LOG_WARN, j->job.rid, "upstream event over the max-frame limit (%ld bytes)", cfg.max_frame);
         j->frame_too_long = 1;
-        return UPCALL_ABORT;
+        return XFER_ABORT;
     }
-    return UPCALL_CONTINUE;
+    return XFER_CONTINUE;
 }
 
 static void job_drain_cb(void *self)
@@ -882,7 +882,7 @@ static void job_drain_cb(void *self)
     struct chat_job *j = self;
     if (j->paused && j->call) {
         j->paused = 0;
-        upcall_resume(j->call);
+        xfer_resume(j->call);
     }
 }
 
@@ -912,7 +912,7 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
                  msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 }
 
-static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+static void on_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                     size_t len, void *arg)
 {
     struct chat_job *j = arg;
@@ -951,7 +951,7 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
             return;
         }
         if (j->job.state != JOB_COMPLETE) {
-            if (res == UPCALL_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
+            if (res == XFER_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
                 client_error(j, 504, "upstream_timeout",
                              "chatglm.cn went silent for %ld s in the middle of the answer",
                              cfg.idle_timeout);
@@ -959,20 +959,20 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
                 client_error(j, 502, "upstream_frame_too_long",
                              "an event from chatglm.cn passed the max-frame limit of %ld bytes",
                              cfg.max_frame);
-            else if (res != UPCALL_OK && render_get_state(j->render) == RENDER_TRUNCATED)
+            else if (res != XFER_OK && render_get_state(j->render) == RENDER_TRUNCATED)
                 client_error(j, 502, "upstream_truncated",
                              "the connection to chatglm.cn broke in the middle of the answer (%s)",
-                             upcall_error(c));
+                             xfer_error(c));
             else
                 finish_client(j);
             delete_conversation(j);
         }
         enum render_state st = render_get_state(j->render);
         attempt_release(&j->job.at, st == RENDER_DONE || st == RENDER_FILTERED ? ACCOUNT_DONE
-                                : res == UPCALL_OK                          ? ACCOUNT_NEUTRAL
+                                : res == XFER_OK                            ? ACCOUNT_NEUTRAL
                                                                             : ACCOUNT_TRANSIENT,
                         NULL);
-    } else if (streaming && res == UPCALL_OK) {
+    } else if (streaming && res == XFER_OK) {
         /* An event stream with no frame at all. */
         (void)sse_finish(j->sse, on_event, j);
         if (j->job.state != JOB_COMPLETE && j->stream_bytes && !render_frames(j->render)) {
@@ -985,18 +985,18 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
             attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
             finish_client(j);
         }
-    } else if (res == UPCALL_OK) {
+    } else if (res == XFER_OK) {
         upstream_error_answer(j, status, body, len);
-    } else if (res == UPCALL_TIMEOUT) {
+    } else if (res == XFER_TIMEOUT) {
         attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
                      "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
-    } else if (res == UPCALL_ABORTED && streaming) {
+    } else if (res == XFER_ABORTED && streaming) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 502, "upstream_frame_too_long",
                      "an event from chatglm.cn passed the max-frame limit of %ld bytes", cfg.max_frame);
     } else {
         attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
-                     "could not reach chatglm.cn: %s", upcall_error(c));
+                     "could not reach chatglm.cn: %s", xfer_error(c));
     }
 }
 
@@ -1007,7 +1007,7 @@ static void first_frame_cb(evutil_socket_t fd, short what, void *arg)
     struct chat_job *j = arg;
     if (!j->call || (j->render && render_frames(j->render) > 0))
         return;
-    upcall_cancel(j->call);
+    xfer_cancel(j->call);
     j->call = NULL;
     job_release(&j->job, JOB_CALL);
     attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
@@ -1026,7 +1026,7 @@ static void start_stream_call(struct chat_job *j)
         .files = j->cont_conv ? NULL : j->files,
         .images = j->cont_conv ? NULL : j->images,
     };
-    static const struct upcall_cbs cbs = { on_head, on_data, on_done };
+    static const struct xfer_cbs cbs = { on_head, on_data, on_done };
     /* Each try starts the answer afresh. */
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);

@@ -35,7 +35,7 @@
 #include "http/server.h"
 #include "log.h"
 #include "net/fetch.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "stream/sse.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -64,7 +64,7 @@ struct img_job {
     const char *aspect;           /* upstream aspect ratio, or NULL */
     long long created;
     /* the drawing */
-    struct upcall *call;
+    struct xfer *call;
     struct sse_parser *sse;
     struct glm_draw draw;         /* what the frames said: state, conversation, note */
     json_t *urls;                 /* distinct image URLs, in arrival order */
@@ -110,7 +110,7 @@ static void job_free_cb(void *self)
 static void job_cancel_cb(void *self)
 {
     struct img_job *j = self;
-    upcall_cancel(j->call);
+    xfer_cancel(j->call);
     j->call = NULL;
     job_release(&j->job, JOB_CALL);
     cancel_fetches(j);
@@ -147,27 +147,27 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
     return 0;
 }
 
-static enum upcall_mode on_head(struct upcall *c, long status, const char *ctype, void *arg)
+static enum xfer_mode on_head(struct xfer *c, long status, const char *ctype, void *arg)
 {
     (void)c;
     struct img_job *j = arg;
     if (status == 200 && strstr(ctype, "text/event-stream")) {
         job_set_state(&j->job, JOB_STREAMING);
-        return UPCALL_STREAM;
+        return XFER_STREAM;
     }
-    return UPCALL_COLLECT;
+    return XFER_COLLECT;
 }
 
-static int on_data(struct upcall *c, const char *data, size_t len, void *arg)
+static int on_data(struct xfer *c, const char *data, size_t len, void *arg)
 {
     (void)c;
     struct img_job *j = arg;
     if (job_gone(&j->job))
-        return UPCALL_ABORT;
+        return XFER_ABORT;
     if (sse_feed(j->sse, data, len, on_event, j) == SSE_TOO_LONG)
-        return UPCALL_ABORT;
+        return XFER_ABORT;
     /* The last frame is in: the rest of the transfer is of no use. */
-    return j->job.state == JOB_COMPLETE ? UPCALL_ABORT : UPCALL_CONTINUE;
+    return j->job.state == JOB_COMPLETE ? XFER_ABORT : XFER_CONTINUE;
 }
 
 /* ---- the reply ---------------------------------------------------------- */
@@ -262,11 +262,11 @@ static void start_downloads(struct img_job *j)
 }
 
 /* The stream is over (complete or not): lease, deletion, then the reply. */
-static void finish_drawing(struct img_job *j, enum upcall_result res)
+static void finish_drawing(struct img_job *j, enum xfer_result res)
 {
     enum glm_draw_state st = j->draw.state;
     attempt_release(&j->job.at, st == GLM_DRAW_DONE || st == GLM_DRAW_FILTERED ? ACCOUNT_DONE
-                            : res == UPCALL_OK || res == UPCALL_ABORTED      ? ACCOUNT_NEUTRAL
+                            : res == XFER_OK || res == XFER_ABORTED          ? ACCOUNT_NEUTRAL
                                                                              : ACCOUNT_TRANSIENT,
                     NULL);
     if (j->draw.conv[0] && j->job.at.access && cfg.delete_policy != CFG_DELETE_NEVER)
@@ -286,7 +286,7 @@ static void finish_drawing(struct img_job *j, enum upcall_result res)
         else if (st == GLM_DRAW_RUNNING)
             job_failf(&j->job, 502, "upstream_truncated",
                       "the answer of chatglm.cn broke off before any image (%s)",
-                      res == UPCALL_TIMEOUT ? "timeout" : "connection closed");
+                      res == XFER_TIMEOUT ? "timeout" : "connection closed");
         else
             job_failf(&j->job, 502, "no_image",
                       "chatglm.cn finished its answer without producing an image: the "
@@ -317,7 +317,7 @@ static void upstream_error_answer(struct img_job *j, long status, const char *bo
                   ans.code);
 }
 
-static void on_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+static void on_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                     size_t len, void *arg)
 {
     struct img_job *j = arg;
@@ -331,17 +331,17 @@ static void on_done(struct upcall *c, enum upcall_result res, long status, const
         if (!complete)
             (void)sse_finish(j->sse, on_event, j);
         finish_drawing(j, res);
-    } else if (streaming && res == UPCALL_OK) {
+    } else if (streaming && res == XFER_OK) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         job_failf(&j->job, 502, "empty_answer", "chatglm.cn sent an empty answer");
-    } else if (res == UPCALL_OK) {
+    } else if (res == XFER_OK) {
         upstream_error_answer(j, status, body, len);
-    } else if (res == UPCALL_TIMEOUT) {
+    } else if (res == XFER_TIMEOUT) {
         attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 504, "upstream_timeout",
                      "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else {
         attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
-                     "could not reach chatglm.cn: %s", upcall_error(c));
+                     "could not reach chatglm.cn: %s", xfer_error(c));
     }
 }
 
@@ -354,7 +354,7 @@ static void start_draw(void *arg)
         .prompt = j->prompt,
         .aspect_ratio = j->aspect,
     };
-    static const struct upcall_cbs cbs = { on_head, on_data, on_done };
+    static const struct xfer_cbs cbs = { on_head, on_data, on_done };
     sse_parser_free(j->sse);
     j->sse = sse_parser_new((size_t)cfg.max_frame);
     job_set_state(&j->job, JOB_CALLING);

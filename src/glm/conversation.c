@@ -11,13 +11,13 @@
 #include "glm/request.h"
 #include "log.h"
 #include "net/curl_loop.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "util/xalloc.h"
 
 struct delete_call {
     char rid[48];
     char conv[64];
-    struct upcall *call;
+    struct xfer *call;
     struct delete_call *prev, *next;
 };
 
@@ -52,19 +52,19 @@ void glm_conversation_cancel_all(void)
     while (calls) {
         struct delete_call *d = calls;
         unlink_call(d);
-        upcall_cancel(d->call);
+        xfer_cancel(d->call);
         free(d);
     }
 }
 
-static void delete_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+static void delete_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                         size_t len, void *arg)
 {
     struct delete_call *d = arg;
     unlink_call(d);
     struct glm_answer ans;
-    if (res != UPCALL_OK) {
-        LOGR(LOG_WARN, d->rid, "deleting conversation %s failed: %s", d->conv, upcall_error(c));
+    if (res != XFER_OK) {
+        LOGR(LOG_WARN, d->rid, "deleting conversation %s failed: %s", d->conv, xfer_error(c));
     } else {
         glm_answer_read(status, body, len, 0, &ans);
         if (ans.verdict != GLM_OK)
@@ -98,7 +98,7 @@ void glm_conversation_delete(const char *access_token, const char *assistant_id,
         .total_timeout = cfg.refresh_timeout,
         .max_body = 64 * 1024,
     };
-    static const struct upcall_cbs cbs = { .on_done = delete_done };
+    static const struct xfer_cbs cbs = { .on_done = delete_done };
     d->call = glm_call_start(loop, &call, &cbs, d);
     if (d->call) {
         ncalls++;

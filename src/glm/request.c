@@ -195,8 +195,8 @@ char *glm_stream_body_of(const struct glm_stream_opts *o)
 
 /* ---- calls ----------------------------------------------------------------- */
 
-struct upcall *glm_call_start(struct curl_loop *l, const struct glm_call *c,
-                              const struct upcall_cbs *cbs, void *arg)
+struct xfer *glm_call_start(struct curl_loop *l, const struct glm_call *c,
+                            const struct xfer_cbs *cbs, void *arg)
 {
     struct buf url;
     buf_init(&url, 4096);
@@ -206,7 +206,7 @@ struct upcall *glm_call_start(struct curl_loop *l, const struct glm_call *c,
             curl_mime_free(c->mime);
         return NULL;
     }
-    struct upcall_req r = {
+    struct xfer_req r = {
         .method = "POST",
         .url = buf_cstr(&url),
         .headers = glm_headers(c->token, !c->no_sign, c->referer, !c->mime),
@@ -218,7 +218,7 @@ struct upcall *glm_call_start(struct curl_loop *l, const struct glm_call *c,
         .total_timeout = c->total_timeout,
         .max_body = c->max_body,
     };
-    struct upcall *call = upcall_start(l, &r, cbs, arg);
+    struct xfer *call = xfer_start(l, &r, cbs, arg);
     buf_cleanup(&url);
     return call;
 }
@@ -228,9 +228,9 @@ void glm_assistant_referer(const char *assistant_id, char *out, size_t outlen)
     glm_referer(assistant_id, strcmp(assistant_id, cfg.default_assistant) == 0, out, outlen);
 }
 
-struct upcall *glm_stream_call(struct curl_loop *l, const char *access,
-                               const struct glm_stream_opts *o, const struct upcall_cbs *cbs,
-                               void *arg)
+struct xfer *glm_stream_call(struct curl_loop *l, const char *access,
+                             const struct glm_stream_opts *o, const struct xfer_cbs *cbs,
+                             void *arg)
 {
     char *body = glm_stream_body_of(o);
     char referer[512];
@@ -244,7 +244,7 @@ struct upcall *glm_stream_call(struct curl_loop *l, const char *access,
         .idle_timeout = cfg.idle_timeout,
         .max_body = 256 * 1024,
     };
-    struct upcall *call = glm_call_start(l, &c, cbs, arg);
+    struct xfer *call = glm_call_start(l, &c, cbs, arg);
     free(body);
     return call;
 }

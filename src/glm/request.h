@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "glm/models.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "util/buf.h"
 
 struct curl_loop;
@@ -31,8 +31,8 @@ struct glm_call {
 
 /* Starts c on l: URL, headers (signed unless no_sign, JSON unless mime),
  * body. NULL when it could not start (nothing is called). */
-struct upcall *glm_call_start(struct curl_loop *l, const struct glm_call *c,
-                              const struct upcall_cbs *cbs, void *arg);
+struct xfer *glm_call_start(struct curl_loop *l, const struct glm_call *c,
+                            const struct xfer_cbs *cbs, void *arg);
 
 /* The stream call (assistant/stream) of one answer or drawing. */
 struct glm_stream_opts {
@@ -48,9 +48,9 @@ struct glm_stream_opts {
 /* Starts the stream call with the access token: the body, the referer of the
  * assistant's page (the home page for the default assistant), the stream
  * timeouts. NULL when it could not start. */
-struct upcall *glm_stream_call(struct curl_loop *l, const char *access,
-                               const struct glm_stream_opts *o, const struct upcall_cbs *cbs,
-                               void *arg);
+struct xfer *glm_stream_call(struct curl_loop *l, const char *access,
+                             const struct glm_stream_opts *o, const struct xfer_cbs *cbs,
+                             void *arg);
 /* The referer of the assistant's page: the home page for the default one. */
 void glm_assistant_referer(const char *assistant_id, char *out, size_t outlen);
 

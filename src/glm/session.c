@@ -13,7 +13,7 @@
 #include "glm/store.h"
 #include "log.h"
 #include "metrics.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "util/crypto.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -33,7 +33,7 @@ struct session_entry {
     char fp[7];
     char *access;
     long long expires;     /* wall-clock seconds; 0 = no token */
-    struct upcall *call;
+    struct xfer *call;
     struct store_lookup *lookup; /* the store is asked for a rotated token */
     int loaded;            /* the store was asked (current is the one to use) */
     int refreshing;        /* from start_refresh to notify */
@@ -77,7 +77,7 @@ struct session_mgr *session_mgr_new(struct curl_loop *loop, struct store *store)
 
 static void entry_free(struct session_entry *e)
 {
-    upcall_cancel(e->call);
+    xfer_cancel(e->call);
     store_lookup_cancel(e->mgr->store, e->lookup);
     shared_unlock(e->rlock_wait);
     shared_unlock(e->rlock);
@@ -280,7 +280,7 @@ static void notify(struct session_entry *e, enum session_result res, const char 
     }
 }
 
-static void refresh_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+static void refresh_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                          size_t len, void *arg)
 {
     struct session_entry *e = arg;
@@ -289,13 +289,13 @@ static void refresh_done(struct upcall *c, enum upcall_result res, long status, 
     enum session_result out = SESSION_FAILED;
     json_t *j = NULL;
 
-    if (res == UPCALL_TIMEOUT) {
+    if (res == XFER_TIMEOUT) {
         snprintf(detail, sizeof(detail), "the token refresh timed out");
         out = SESSION_TIMEOUT;
         goto out;
     }
-    if (res != UPCALL_OK) {
-        snprintf(detail, sizeof(detail), "the token refresh failed: %s", upcall_error(c));
+    if (res != XFER_OK) {
+        snprintf(detail, sizeof(detail), "the token refresh failed: %s", xfer_error(c));
         goto out;
     }
     j = json_loadb(body, len, 0, NULL);
@@ -477,7 +477,7 @@ static void do_refresh(struct session_entry *e)
         .total_timeout = cfg.refresh_timeout,
         .max_body = 256 * 1024,
     };
-    static const struct upcall_cbs cbs = { .on_done = refresh_done };
+    static const struct xfer_cbs cbs = { .on_done = refresh_done };
     e->mgr->refreshes++;
     e->call = glm_call_start(e->mgr->loop, &c, &cbs, e);
     if (!e->call)

@@ -16,7 +16,7 @@
 #include "log.h"
 #include "net/curl_loop.h"
 #include "net/fetch.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
@@ -92,7 +92,7 @@ struct upload_job {
     struct upload_run *run;
     const struct upload_item *item;
     struct fetch *fetch;
-    struct upcall *call;
+    struct xfer *call;
     unsigned char *owned;       /* a download */
     const unsigned char *data;  /* the bytes to upload (owned or the item's) */
     size_t len;
@@ -123,7 +123,7 @@ static void run_free(struct upload_run *r)
     for (size_t i = 0; i < r->n; i++) {
         struct upload_job *j = &r->jobs[i];
         fetch_cancel(j->fetch);
-        upcall_cancel(j->call);
+        xfer_cancel(j->call);
         free(j->owned);
         json_decref(j->result);
     }
@@ -176,7 +176,7 @@ static void job_over(struct upload_job *j)
         if (r->failed) {
             fetch_cancel(o->fetch);
             o->fetch = NULL;
-            upcall_cancel(o->call);
+            xfer_cancel(o->call);
             o->call = NULL;
         }
         running |= o->fetch || o->call;
@@ -223,18 +223,18 @@ static int mime_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-static void upload_done(struct upcall *c, enum upcall_result res, long status, const char *body,
+static void upload_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                         size_t len, void *arg)
 {
     struct upload_job *j = arg;
     j->call = NULL;
     char why[512];
-    if (res == UPCALL_TIMEOUT)
+    if (res == XFER_TIMEOUT)
         job_fail(j, 504, "upload_timeout", "%s: uploading %s to chatglm.cn timed out (%s)",
-                 j->item->param, j->name, upcall_error(c));
-    else if (res != UPCALL_OK)
+                 j->item->param, j->name, xfer_error(c));
+    else if (res != XFER_OK)
         job_fail(j, 502, "upload_failed", "%s: uploading %s to chatglm.cn failed: %s",
-                 j->item->param, j->name, upcall_error(c));
+                 j->item->param, j->name, xfer_error(c));
     else if (upload_answer(status, body, len, &j->result, &j->is_image, why, sizeof(why)) < 0)
         job_fail(j, 502, "upload_failed", "%s: chatglm.cn did not take %s: %s", j->item->param,
                  j->name, why);
@@ -270,7 +270,7 @@ static void upload_start(struct upload_job *j)
         .idle_timeout = cfg.idle_timeout,
         .max_body = 256 * 1024,
     };
-    static const struct upcall_cbs cbs = { NULL, NULL, upload_done };
+    static const struct xfer_cbs cbs = { NULL, NULL, upload_done };
     j->off = 0;
     j->call = glm_call_start(r->loop, &c, &cbs, j);
     if (!j->call)

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "net/curl_loop.h"
-#include "net/upcall.h"
+#include "net/xfer.h"
 #include "util/xalloc.h"
 
 /* ---- downloads ---------------------------------------------------------- */
@@ -274,7 +274,7 @@ struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fet
         return NULL;
     }
     CURL *e = f->easy;
-    upcall_set_common(e, o->connect_timeout, o->timeout);
+    xfer_set_common(e, o->connect_timeout, o->timeout);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -1,4 +1,4 @@
-#include "net/upcall.h"
+#include "net/xfer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +10,16 @@
 #include "util/buf.h"
 #include "util/xalloc.h"
 
-struct upcall {
+struct xfer {
     struct curl_loop *loop;
     CURL *easy;
     struct curl_slist *headers;
     curl_mime *mime;
     char *body;
-    struct upcall_cbs cbs;
+    struct xfer_cbs cbs;
     void *arg;
     int head_done;
-    enum upcall_mode mode;
+    enum xfer_mode mode;
     int aborted;
     int too_big;
     int paused;
@@ -42,7 +42,7 @@ static long ms_since(const struct timespec *t0)
     return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static void call_head(struct upcall *c)
+static void call_head(struct xfer *c)
 {
     if (c->head_done)
         return;
@@ -51,42 +51,42 @@ static void call_head(struct upcall *c)
     const char *ctype = NULL;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c->easy, CURLINFO_CONTENT_TYPE, &ctype);
-    c->mode = UPCALL_COLLECT;
+    c->mode = XFER_COLLECT;
     if (c->cbs.on_head)
         c->mode = c->cbs.on_head(c, status, ctype ? ctype : "", c->arg);
-    if (c->mode == UPCALL_STREAM && !c->cbs.on_data)
-        c->mode = UPCALL_COLLECT;
+    if (c->mode == XFER_STREAM && !c->cbs.on_data)
+        c->mode = XFER_COLLECT;
 }
 
 static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
-    struct upcall *c = arg;
+    struct xfer *c = arg;
     size_t len = size * n;
     evtimer_add(c->idle, &c->idle_tv);
     if (c->first_byte_ms < 0)
         c->first_byte_ms = ms_since(&c->started);
     call_head(c);
     switch (c->mode) {
-    case UPCALL_STOP:
+    case XFER_STOP:
         c->aborted = 1;
         return CURL_WRITEFUNC_ERROR;
-    case UPCALL_COLLECT:
+    case XFER_COLLECT:
         if (buf_append(&c->collected, p, len) < 0) {
             c->too_big = 1;
             return CURL_WRITEFUNC_ERROR;
         }
         return len;
-    case UPCALL_STREAM:
+    case XFER_STREAM:
         break;
     }
     int rc = c->cbs.on_data(c, p, len, c->arg);
-    if (rc == UPCALL_PAUSE) {
+    if (rc == XFER_PAUSE) {
         /* Waiting for our own client is not upstream silence. */
         c->paused = c->ever_paused = 1;
         evtimer_del(c->idle);
         return CURL_WRITEFUNC_PAUSE;
     }
-    if (rc != UPCALL_CONTINUE) {
+    if (rc != XFER_CONTINUE) {
         c->aborted = 1;
         return CURL_WRITEFUNC_ERROR;
     }
@@ -96,7 +96,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 static size_t header_cb(char *p, size_t size, size_t n, void *arg)
 {
     (void)p;
-    struct upcall *c = arg;
+    struct xfer *c = arg;
     evtimer_add(c->idle, &c->idle_tv);
     return size * n;
 }
@@ -107,44 +107,44 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    struct upcall *c = arg;
+    struct xfer *c = arg;
     c->timed_out = 1;
     snprintf(c->errbuf, sizeof(c->errbuf), "no data for %ld s", (long)c->idle_tv.tv_sec);
     curl_loop_remove(c->loop, c->easy);
     done_cb(c->easy, CURLE_OPERATION_TIMEDOUT, c);
 }
 
-static enum upcall_result classify(struct upcall *c, CURLcode code)
+static enum xfer_result classify(struct xfer *c, CURLcode code)
 {
     if (c->too_big)
-        return UPCALL_TOO_BIG;
+        return XFER_TOO_BIG;
     if (c->timed_out)
-        return UPCALL_TIMEOUT;
+        return XFER_TIMEOUT;
     if (c->aborted)
-        return UPCALL_ABORTED;
+        return XFER_ABORTED;
     switch (code) {
     case CURLE_OK:
-        return UPCALL_OK;
+        return XFER_OK;
     case CURLE_OPERATION_TIMEDOUT:
-        return UPCALL_TIMEOUT;
+        return XFER_TIMEOUT;
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-        return UPCALL_CONNECT;
+        return XFER_CONNECT;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-        return UPCALL_TLS;
+        return XFER_TLS;
     default:
-        return UPCALL_NETWORK;
+        return XFER_NETWORK;
     }
 }
 
 /* reuse: the handle ended a transfer cleanly and may serve the next one; one
  * that was stopped, failed or paused is not trusted to start clean. */
-static void upcall_free(struct upcall *c, int reuse)
+static void xfer_free(struct xfer *c, int reuse)
 {
     if (c->idle)
         event_free(c->idle);
@@ -162,19 +162,19 @@ static void upcall_free(struct upcall *c, int reuse)
 static void done_cb(CURL *easy, CURLcode code, void *arg)
 {
     (void)easy;
-    struct upcall *c = arg;
-    enum upcall_result res = classify(c, code);
-    if (res == UPCALL_OK)
+    struct xfer *c = arg;
+    enum xfer_result res = classify(c, code);
+    if (res == XFER_OK)
         call_head(c); /* an empty body never reached write_cb */
     long status = 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (res != UPCALL_OK && !c->errbuf[0])
+    if (res != XFER_OK && !c->errbuf[0])
         snprintf(c->errbuf, sizeof(c->errbuf), "%s", curl_easy_strerror(code));
     c->cbs.on_done(c, res, status, buf_cstr(&c->collected), c->collected.len, c->arg);
-    upcall_free(c, res == UPCALL_OK);
+    xfer_free(c, res == XFER_OK);
 }
 
-void upcall_set_common(CURL *easy, long connect_timeout, long idle_timeout)
+void xfer_set_common(CURL *easy, long connect_timeout, long idle_timeout)
 {
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, connect_timeout);
@@ -186,10 +186,10 @@ void upcall_set_common(CURL *easy, long connect_timeout, long idle_timeout)
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
-struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
-                            const struct upcall_cbs *cbs, void *arg)
+struct xfer *xfer_start(struct curl_loop *l, const struct xfer_req *r,
+                        const struct xfer_cbs *cbs, void *arg)
 {
-    struct upcall *c = xcalloc(1, sizeof(*c));
+    struct xfer *c = xcalloc(1, sizeof(*c));
     c->loop = l;
     c->cbs = *cbs;
     c->arg = arg;
@@ -199,11 +199,11 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     buf_init(&c->collected, r->max_body ? r->max_body : 1 << 20);
     c->easy = curl_loop_easy(l);
     if (!c->easy) {
-        upcall_free(c, 0);
+        xfer_free(c, 0);
         return NULL;
     }
     CURL *e = c->easy;
-    upcall_set_common(e, r->connect_timeout, r->idle_timeout);
+    xfer_set_common(e, r->connect_timeout, r->idle_timeout);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -226,22 +226,22 @@ struct upcall *upcall_start(struct curl_loop *l, const struct upcall_req *r,
     }
     clock_gettime(CLOCK_MONOTONIC, &c->started);
     if (curl_loop_add(l, e, done_cb, c) < 0) {
-        upcall_free(c, 0);
+        xfer_free(c, 0);
         return NULL;
     }
     evtimer_add(c->idle, &c->idle_tv);
     return c;
 }
 
-void upcall_cancel(struct upcall *c)
+void xfer_cancel(struct xfer *c)
 {
     if (!c)
         return;
     curl_loop_remove(c->loop, c->easy);
-    upcall_free(c, 0);
+    xfer_free(c, 0);
 }
 
-void upcall_resume(struct upcall *c)
+void xfer_resume(struct xfer *c)
 {
     if (!c->paused)
         return;
@@ -250,12 +250,12 @@ void upcall_resume(struct upcall *c)
     curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
 
-long upcall_first_byte_ms(const struct upcall *c)
+long xfer_first_byte_ms(const struct xfer *c)
 {
     return c->first_byte_ms;
 }
 
-const char *upcall_error(const struct upcall *c)
+const char *xfer_error(const struct xfer *c)
 {
     return c->errbuf;
 }
