@@ -146,8 +146,9 @@ void chat_req_messages(struct turn *t, const json_t *messages)
         }
         size_t k;
         const json_t *part;
-        json_array_foreach(content, k, part)
+        json_array_foreach(content, k, part) {
             read_part(m, part);
+        }
     }
 }
 

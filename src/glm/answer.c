@@ -94,8 +94,9 @@ int glm_draw_frame(struct glm_draw *d, const char *data, size_t len)
         if (is_str(ps, "intervene"))
             d->state = GLM_DRAW_FILTERED;
         int finished = top_finish || is_str(ps, "finish");
-        json_array_foreach(json_object_get(part, "content"), k, item)
+        json_array_foreach(json_object_get(part, "content"), k, item) {
             read_item(d, item, finished);
+        }
     }
     if (is_str(status, "intervene"))
         d->state = GLM_DRAW_FILTERED;
