@@ -102,10 +102,14 @@ wait_line() {
 
 # start_mock: a fresh mock; sets MOCK_PID and MOCK_PORT.
 start_mock() {
+    # Emptied here, not by the redirection below: that runs in the child,
+    # after wait_line may already have read the previous mock's line (and
+    # MOCK_PORT then came out empty or stale: an upstream on port 80).
+    : >"$W/mock.out"
     "$MOCK" --port 0 --fast --quiet --fixtures "$ROOT/tests/fixtures" >"$W/mock.out" 2>"$W/mock.err" &
     MOCK_PID=$!
     PIDS="$PIDS $MOCK_PID"
-    wait_line "$W/mock.out" 'listening on' || die "the mock did not start: $(cat "$W/mock.err")"
+    wait_line "$W/mock.out" 'listening on .*:[0-9]+$' || die "the mock did not start: $(cat "$W/mock.err")"
     MOCK_PORT=$(grep -oE '[0-9]+$' "$W/mock.out")
 }
 
@@ -325,6 +329,7 @@ mock_load() { # mock_load NAME CONNS UPBODY
         # The same paced run through bench/relay, a proxy that only copies
         # bytes: what any process in the path adds on this machine.
         local relay_pid relay_port rpace
+        : >"$W/relay.out" # (as in start_mock)
         "$RELAY" 0 "$MOCK_PORT" >"$W/relay.out" 2>/dev/null &
         relay_pid=$!
         PIDS="$PIDS $relay_pid"
