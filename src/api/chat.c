@@ -817,9 +817,11 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
         return 0; /* not JSON: a heartbeat */
     if (j->first_frame)
         evtimer_del(j->first_frame);
-    /* A shaped answer starts with its first output: JSON output and refused
-     * calls can still be an HTTP error. */
-    if (j->stream && !j->started && !j->shape && render_conversation_id(j->render)[0])
+    /* The stream starts at the first frame, so keep-alives flow while a long
+     * tool call is held back; with JSON output it starts with the document,
+     * so that a document that cannot be repaired is still an HTTP 502. */
+    if (j->stream && !j->started && (!j->shape || j->opts.format == SHAPE_TEXT) &&
+        render_conversation_id(j->render)[0])
         start_client_stream(j);
     relay(j);
     if (render_get_state(j->render) != RENDER_RUNNING && j->job.state != JOB_COMPLETE) {

@@ -400,3 +400,27 @@ describe("OpenAI's published schema", () => {
     for (const ch of r.chunks.slice(0, -1)) assert.equal(ch.usage, null, 'usage is null before the usage chunk');
   });
 });
+
+describe('a long tool call keeps the stream alive', () => {
+  test('the role chunk comes first and keep-alives flow while the call is held back', async () => {
+    const slow = await startServer(mock.url, ['--keepalive-interval', '1']);
+    try {
+      const m = await script([{ text: `Writing.${OURS}`, chunk: 12 }]);
+      await mock.config({ delay_ms: 400 });
+      const res = await fetch(`${slow.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${newToken('ka')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'glm-4', stream: true, messages: [{ role: 'user', content: `${m} go` }], tools: [WEATHER] }),
+      });
+      const text = await res.text();
+      const role = text.indexOf('"role":"assistant"');
+      const ka = text.indexOf(': keep-alive');
+      const call = text.indexOf('"tool_calls"');
+      assert.ok(role >= 0 && ka > role && call > ka, `role, then a keep-alive, then the call:\n${text.slice(0, 2000)}`);
+      assert.match(text, /"finish_reason":"tool_calls"/);
+    } finally {
+      await mock.config({ delay_ms: 0 });
+      await slow.stop();
+    }
+  });
+});
