@@ -114,7 +114,7 @@ static void on_shared_lease(void *arg, struct shared_lock *l, enum shared_error 
     job_release(at->job, JOB_LEASE);
     if (err == SHARED_OK) {
         at->slease = l;
-        get_token(at);
+        at->then(at);
         return;
     }
     attempt_release(at, ACCOUNT_NEUTRAL, NULL);
@@ -124,6 +124,23 @@ static void on_shared_lease(void *arg, struct shared_lock *l, enum shared_error 
         job_failf(at->job, 429, "accounts_busy",
                   "account %s stayed busy on another replica (%s) for %ld s; retry later",
                   at->fp, detail, cfg.queue_wait);
+}
+
+void attempt_share(struct attempt *at, void (*then)(struct attempt *at))
+{
+    if (!app.shared) {
+        then(at);
+        return;
+    }
+    /* One generation per account across every replica: this one's queue
+     * picked the account, Redis says whether another has it. */
+    char name[80];
+    memcpy(name, "lease:", 6);
+    store_key(at->token, name + 6);
+    at->then = then;
+    job_hold(at->job, JOB_LEASE);
+    at->swait = shared_lock(app.shared, name, cfg.lease_ttl_ms, cfg.queue_wait * 1000,
+                            on_shared_lease, at);
 }
 
 static void on_lease(void *arg, struct account *a, enum lease_error err)
@@ -136,18 +153,7 @@ static void on_lease(void *arg, struct account *a, enum lease_error err)
         free(at->token);
         at->token = xstrdup(account_token(a));
         crypto_fingerprint(at->token, at->fp);
-        if (app.shared) {
-            /* One generation per account across every replica: this one's
-             * queue picked the account, Redis says whether another has it. */
-            char name[80];
-            memcpy(name, "lease:", 6);
-            store_key(at->token, name + 6);
-            job_hold(at->job, JOB_LEASE);
-            at->swait = shared_lock(app.shared, name, cfg.lease_ttl_ms, cfg.queue_wait * 1000,
-                                    on_shared_lease, at);
-            return;
-        }
-        get_token(at);
+        attempt_share(at, get_token);
     } else if (err == LEASE_ALL_DEAD) {
         reportf(at, 401, "invalid_refresh_token",
                 "every account this request may use is dead (chatglm.cn rejected their "

@@ -50,6 +50,7 @@ struct attempt {
     struct shared_lock *swait;    /* state = redis: waiting for the shared lease */
     struct shared_lock *slease;   /* ... and holding it (with the local lease) */
     struct shared_get *pin;       /* state = redis: asking which account owns a conversation */
+    void (*then)(struct attempt *at); /* after the shared lease (attempt_share) */
     struct session_wait *wait;
     struct api_error last;        /* the last failure (status 0: none), reported when no
                                      account is left */
@@ -66,6 +67,11 @@ void attempt_free(struct attempt *at);
 /* Leases an account not tried yet, then gets its access token, then calls
  * start; any of it may happen before this returns. */
 void attempt_lease(struct attempt *at);
+/* state = redis: takes the shared lease of at->account (leased locally, its
+ * token in at->token), then calls then; on failure answers the client (503
+ * when Redis is away, 429 when another replica kept it) and ends the local
+ * lease. Without Redis, calls then at once. */
+void attempt_share(struct attempt *at, void (*then)(struct attempt *at));
 /* attempt_lease for a request that continues conversation conv (NULL: a new
  * one): with state = redis, only the account that owns it (as recorded by
  * attempt_owns on any replica) is used, when it is one of the candidates. */

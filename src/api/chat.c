@@ -1081,7 +1081,12 @@ static void on_uploaded(void *arg, const struct upload_error *err, json_t *files
         j->job.at.lwait = w;
 }
 
-/* The account is leased again after the uploads. */
+static void relet_shared(struct attempt *at)
+{
+    start_stream_call(at->job->self);
+}
+
+/* The account is leased again after the uploads (and across the replicas). */
 static void on_relet(void *arg, struct account *a, enum lease_error err)
 {
     struct chat_job *j = arg;
@@ -1089,7 +1094,7 @@ static void on_relet(void *arg, struct account *a, enum lease_error err)
     job_release(&j->job, JOB_LEASE);
     if (err == LEASE_OK) {
         j->job.at.account = a;
-        start_stream_call(j);
+        attempt_share(&j->job.at, relet_shared);
     } else {
         client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
                      err == LEASE_ALL_DEAD ? "invalid_refresh_token" : "accounts_busy",

@@ -17,6 +17,7 @@ import {
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
 import { uidOf } from '../lib/faults.js';
+import { PNG } from '../lib/fileserver.js';
 
 const PLAIN_PROMPT = '[[fixture:chat-plain]] 你好';
 const sha = (t) => createHash('sha256').update(t).digest('hex');
@@ -258,6 +259,30 @@ describe('two replicas on one Redis', { skip }, () => {
       assert.match(b.stderr, /replica-b/);
     } finally {
       await a.stop();
+      assertCleanExit(await b.stop(), 'replica b');
+    }
+  });
+});
+
+describe('attachments across replicas', { skip }, () => {
+  test('requests with an image over both replicas: the lease is taken again after the upload, no overlap', async () => {
+    const tokens = [newToken('r5'), newToken('r5')];
+    const [a, b] = await replicas(tokens, 'glm:e2e8:');
+    const before = await mock.stats();
+    try {
+      const image = `data:image/png;base64,${PNG.toString('base64')}`;
+      const body = (srv) => fetch(`${srv.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'glm-4', messages: [{ role: 'user', content: [
+          { type: 'text', text: '[[fixture:chat-plain]] 看图' }, { type: 'image_url', image_url: { url: image } }] }] }),
+        signal: AbortSignal.timeout(STREAM_MS),
+      }).then(async (r) => ({ status: r.status, text: await r.text() }));
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => body(i % 2 ? b : a)));
+      for (const r of results) assert.equal(r.status, 200, r.text.slice(0, 300));
+      assert.equal((await mock.stats()).overlaps - before.overlaps, 0, 'no two streams on one account');
+    } finally {
+      assertCleanExit(await a.stop(), 'replica a');
       assertCleanExit(await b.stop(), 'replica b');
     }
   });
