@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "api/attempt.h"
 #include "api/authcache.h"
 #include "app.h"
 #include "config.h"
@@ -242,6 +243,7 @@ int main(int argc, char **argv)
     accounts_configure(app.accounts, cfg.busy_cool * 1000, cfg.dead_recheck * 1000);
     app.auth = authcache_new(AUTHCACHE_MAX, AUTHCACHE_MAX_TOKENS);
     load_configured_accounts();
+    attempt_share_health();
     struct http_server_opts ho = {
         .max_header = (size_t)cfg.max_header,
         .max_body = (size_t)cfg.max_body,

@@ -247,6 +247,12 @@ void attempt_release(struct attempt *at, enum account_outcome o, const char *rea
     at->slease = NULL;
     if (!at->account)
         return;
+    if (app.shared && o != ACCOUNT_DONE && o != ACCOUNT_NEUTRAL) {
+        /* The other replicas learn it too: their account cools or dies alike. */
+        char key[65];
+        store_key(account_token(at->account), key);
+        shared_tell(app.shared, key, (int)o, reason);
+    }
     accounts_release(app.accounts, at->account, o, reason);
     at->account = NULL;
 }
@@ -356,4 +362,29 @@ double attempt_elapsed(const struct attempt *at)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)(now.tv_sec - at->t0.tv_sec) + (double)(now.tv_nsec - at->t0.tv_nsec) / 1e9;
+}
+
+/* Health news from another replica about one of the server-side accounts
+ * (a client's own token is known only where it was used). */
+static void on_health(void *arg, const char *key, int outcome, const char *reason)
+{
+    (void)arg;
+    if (outcome <= ACCOUNT_NEUTRAL || outcome > ACCOUNT_REFUSED)
+        return;
+    for (size_t i = 0; i < app.nconfigured; i++) {
+        char k[65];
+        store_key(account_token(app.configured[i]), k);
+        if (strcmp(k, key) == 0) {
+            char why[300];
+            snprintf(why, sizeof(why), "another replica saw: %.250s", reason);
+            accounts_note(app.accounts, app.configured[i], (enum account_outcome)outcome, why);
+            return;
+        }
+    }
+}
+
+void attempt_share_health(void)
+{
+    if (app.shared)
+        shared_on_health(app.shared, on_health, NULL);
 }

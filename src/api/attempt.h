@@ -72,6 +72,10 @@ void attempt_lease(struct attempt *at);
  * when Redis is away, 429 when another replica kept it) and ends the local
  * lease. Without Redis, calls then at once. */
 void attempt_share(struct attempt *at, void (*then)(struct attempt *at));
+/* state = redis: a failure an account showed (busy, transient, rejected,
+ * refused) is told to the other replicas by attempt_release, and what they
+ * tell is noted on this replica's server-side accounts. Call once at start. */
+void attempt_share_health(void);
 /* attempt_lease for a request that continues conversation conv (NULL: a new
  * one): with state = redis, only the account that owns it (as recorded by
  * attempt_owns on any replica) is used, when it is one of the candidates. */

@@ -52,6 +52,8 @@ struct shared {
     char replica[96];
     struct shared_lock *head, *tail;
     unsigned held;
+    shared_health_fn *on_health;
+    void *health_arg;
 };
 
 static void lock_try(struct shared_lock *l);
@@ -251,10 +253,30 @@ void shared_unlock(struct shared_lock *l)
 
 /* A lock was released somewhere: this replica's waiters for it try again, in
  * the order they came. */
+/* "health <replica> <key> <outcome> <reason>" from another replica. */
+static void health_message(struct shared *s, const char *msg, size_t len)
+{
+    char buf[600], replica[100], key[80];
+    int outcome, used = 0;
+    if (!s->on_health || len >= sizeof(buf))
+        return;
+    memcpy(buf, msg, len);
+    buf[len] = 0;
+    if (sscanf(buf, "health %99s %79s %d %n", replica, key, &outcome, &used) < 3 || !used)
+        return;
+    if (strcmp(replica, s->replica) == 0)
+        return;
+    s->on_health(s->health_arg, key, outcome, buf + used);
+}
+
 static void on_released(void *arg, const char *channel, const char *msg, size_t len)
 {
     (void)channel;
     struct shared *s = arg;
+    if (len > 7 && memcmp(msg, "health ", 7) == 0) {
+        health_message(s, msg, len);
+        return;
+    }
     for (struct shared_lock *l = s->head; l; l = l->next)
         if (l->state == LOCK_WAITING && strlen(l->name) == len && memcmp(l->name, msg, len) == 0)
             lock_try(l);
@@ -423,4 +445,20 @@ void shared_get_cancel(struct shared_get *g)
 void shared_set(struct shared *s, const char *name, const char *value, long ttl_s)
 {
     redis_cmdf(s->cmd, logged_cb, NULL, "SET %s%s %s EX %ld", s->prefix, name, value, ttl_s);
+}
+
+void shared_on_health(struct shared *s, shared_health_fn *fn, void *arg)
+{
+    s->on_health = fn;
+    s->health_arg = arg;
+}
+
+void shared_tell(struct shared *s, const char *key, int outcome, const char *reason)
+{
+    char msg[600];
+    snprintf(msg, sizeof(msg), "health %s %s %d %.400s", s->replica, key, outcome,
+             reason ? reason : "");
+    /* The news, and the last of it per account for whoever looks (an hour). */
+    redis_cmdf(s->cmd, logged_cb, NULL, "PUBLISH %s %s", s->channel, msg);
+    redis_cmdf(s->cmd, logged_cb, NULL, "SET %shealth:%s %s EX 3600", s->prefix, key, msg + 7);
 }

@@ -64,6 +64,14 @@ struct shared_get *shared_get(struct shared *s, const char *name, shared_value_f
 void shared_get_cancel(struct shared_get *g);
 void shared_set(struct shared *s, const char *name, const char *value, long ttl_s);
 
+/* Account health news between the replicas (on the same channel as the
+ * lock releases): shared_tell publishes "what happened to account key" to
+ * the others; fn is called for each such message from another replica. The
+ * outcome is a small number the caller defines (enum account_outcome). */
+typedef void shared_health_fn(void *arg, const char *key, int outcome, const char *reason);
+void shared_on_health(struct shared *s, shared_health_fn *fn, void *arg);
+void shared_tell(struct shared *s, const char *key, int outcome, const char *reason);
+
 /* Locks this replica holds now, waits in progress (tests, metrics). */
 unsigned shared_held(const struct shared *s);
 unsigned shared_waiting(const struct shared *s);

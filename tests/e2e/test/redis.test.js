@@ -288,6 +288,36 @@ describe('attachments across replicas', { skip }, () => {
   });
 });
 
+describe('account health across replicas', { skip }, () => {
+  test('an account that answers busy on replica a cools on replica b too', async () => {
+    const tokens = [newToken('r6'), newToken('r6')];
+    const [a, b] = await replicas(tokens, 'glm:e2e9:', ['--busy-cool', '30']);
+    try {
+      await mock.tokens(tokens[0], 'busy');
+      const fp = (t) => sha(t).slice(0, 6);
+      // Until a request lands on the busy account (the other one answers).
+      for (let i = 0; i < 6; i++) {
+        const r = await streamed(a);
+        assert.equal(r.status, 200, r.text.slice(0, 300));
+      }
+      const list = async (srv) => (await (await fetch(`${srv.url}/v1/accounts`, {
+        headers: { authorization: `Bearer ${API_KEY}` } })).json()).data;
+      assert.equal((await list(a)).find((x) => x.id === fp(tokens[0]))?.state, 'cooling', 'a cools it');
+      const onB = await waitFor(async () => {
+        const x = (await list(b)).find((y) => y.id === fp(tokens[0]));
+        return x?.state === 'cooling' ? x : null;
+      }, 10000 * SLOW);
+      assert.ok(onB, 'b cools it too');
+      assert.match(JSON.stringify(onB), /another replica/);
+      assert.equal((await list(b)).find((x) => x.id === fp(tokens[1]))?.state, 'ok');
+    } finally {
+      await mock.tokens(tokens[0], 'ok');
+      assertCleanExit(await a.stop(), 'replica a');
+      assertCleanExit(await b.stop(), 'replica b');
+    }
+  });
+});
+
 describe('conversations across replicas', { skip }, () => {
   test('a conversation_id started on replica a continues through replica b on the same account', async () => {
     const tokens = [newToken('r4'), newToken('r4'), newToken('r4'), newToken('r4')];
