@@ -65,7 +65,7 @@ static void accounts_reply(struct api_req *a, const char *const *names,
     buf_cleanup(&b);
 }
 
-static void accounts_closed(struct api_req *a, void *arg)
+static void accounts_closed(void *arg, struct api_req *a)
 {
     struct accounts_req *r = arg;
     api_reply(a, 499, "text/plain", "", 0);

@@ -33,7 +33,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     j->ops->free(j->self);
 }
 
-static void on_close(struct api_req *a, void *arg)
+static void on_close(void *arg, struct api_req *a)
 {
     (void)a;
     struct job *j = arg;
@@ -44,7 +44,7 @@ static void on_close(struct api_req *a, void *arg)
     job_reap(j);
 }
 
-static void on_drain(struct api_req *a, void *arg)
+static void on_drain(void *arg, struct api_req *a)
 {
     (void)a;
     struct job *j = arg;

@@ -163,7 +163,7 @@ static void close_trampoline(void *arg, struct http_req *r)
     (void)r;
     struct api_req *a = arg;
     if (a->on_close)
-        a->on_close(a, a->cb_arg);
+        a->on_close(a->cb_arg, a);
 }
 
 static void drain_trampoline(void *arg, struct http_req *r)
@@ -171,11 +171,11 @@ static void drain_trampoline(void *arg, struct http_req *r)
     (void)r;
     struct api_req *a = arg;
     if (a->on_drain)
-        a->on_drain(a, a->cb_arg);
+        a->on_drain(a->cb_arg, a);
 }
 
-void api_watch(struct api_req *a, void (*on_close)(struct api_req *, void *),
-               void (*on_drain)(struct api_req *, void *), void *arg)
+void api_watch(struct api_req *a, void (*on_close)(void *arg, struct api_req *a),
+               void (*on_drain)(void *arg, struct api_req *a), void *arg)
 {
     a->on_close = on_close;
     a->on_drain = on_drain;

@@ -24,8 +24,8 @@ struct api_req {
     int stream;
     int status;
     size_t bytes_out;
-    void (*on_close)(struct api_req *a, void *arg); /* the client left */
-    void (*on_drain)(struct api_req *a, void *arg); /* output fell below the low mark */
+    void (*on_close)(void *arg, struct api_req *a); /* the client left */
+    void (*on_drain)(void *arg, struct api_req *a); /* output fell below the low mark */
     void *cb_arg;
 };
 
@@ -58,8 +58,8 @@ void api_end(struct api_req *a);
 size_t api_pending(const struct api_req *a);
 int api_connected(const struct api_req *a);
 /* Registers on_close / on_drain for this request. */
-void api_watch(struct api_req *a, void (*on_close)(struct api_req *, void *),
-               void (*on_drain)(struct api_req *, void *), void *arg);
+void api_watch(struct api_req *a, void (*on_close)(void *arg, struct api_req *a),
+               void (*on_drain)(void *arg, struct api_req *a), void *arg);
 
 /* Splits "Bearer t1,t2" into tokens; returns the count (0 when absent). The
  * strings are new; free with api_tokens_free. */

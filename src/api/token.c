@@ -37,7 +37,7 @@ static void check_reply(struct token_check *t, int live, const char *reason, int
     buf_cleanup(&b);
 }
 
-static void on_close(struct api_req *a, void *arg)
+static void on_close(void *arg, struct api_req *a)
 {
     (void)a;
     struct token_check *t = arg;

@@ -59,7 +59,7 @@ static void check_done(struct curl_loop *l)
         curl_done_fn *done = x->done;
         void *arg = x->arg;
         free(x);
-        done(easy, result, arg);
+        done(arg, easy, result);
     }
 }
 

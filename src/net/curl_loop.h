@@ -12,7 +12,7 @@ struct curl_loop;
 
 /* Called once when a transfer ends; the easy handle has been removed from the
  * multi handle and belongs to the callback again (to clean up or reuse). */
-typedef void curl_done_fn(CURL *easy, CURLcode result, void *arg);
+typedef void curl_done_fn(void *arg, CURL *easy, CURLcode result);
 
 struct curl_loop *curl_loop_new(struct event_base *base);
 /* Removes every running transfer (their done callbacks are not called). */

@@ -171,7 +171,7 @@ static void finish(struct fetch *f, struct fetch_result *r)
     fetch_free(f);
 }
 
-static void done_cb(CURL *easy, CURLcode code, void *arg)
+static void done_cb(void *arg, CURL *easy, CURLcode code)
 {
     (void)easy;
     struct fetch *f = arg;

@@ -33,7 +33,7 @@ struct xfer {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static void done_cb(CURL *easy, CURLcode code, void *arg);
+static void done_cb(void *arg, CURL *easy, CURLcode code);
 
 static long ms_since(const struct timespec *t0)
 {
@@ -111,7 +111,7 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     c->timed_out = 1;
     snprintf(c->errbuf, sizeof(c->errbuf), "no data for %ld s", (long)c->idle_tv.tv_sec);
     curl_loop_remove(c->loop, c->easy);
-    done_cb(c->easy, CURLE_OPERATION_TIMEDOUT, c);
+    done_cb(c, c->easy, CURLE_OPERATION_TIMEDOUT);
 }
 
 static enum xfer_result classify(struct xfer *c, CURLcode code)
@@ -159,7 +159,7 @@ static void xfer_free(struct xfer *c, int reuse)
     free(c);
 }
 
-static void done_cb(CURL *easy, CURLcode code, void *arg)
+static void done_cb(void *arg, CURL *easy, CURLcode code)
 {
     (void)easy;
     struct xfer *c = arg;
