@@ -94,6 +94,7 @@ struct chat_job {
     int repair_pending;           /* a repair turn follows this answer */
     int repaired;
     char *cont_conv;              /* the conversation the repair turn continues */
+    struct account *repair_account; /* the account that conversation lives on */
     json_t *calls;                /* non-stream: the tool calls */
     char call_id[64], call_name[128];
     struct buf call_args;
@@ -744,6 +745,7 @@ static void start_repair(struct chat_job *j)
         buf_reset(&p);
     free(j->cont_conv);
     j->cont_conv = xstrdup(render_conversation_id(j->render));
+    j->repair_account = j->job.at.account;
     free(j->prompt);
     j->prompt = buf_take(&p, NULL);
     j->repair_pending = 0;
@@ -1111,6 +1113,19 @@ static void on_relet(void *arg, struct account *a, enum lease_error err)
 static void start_attachments(void *arg)
 {
     struct chat_job *j = arg;
+    if (j->cont_conv) {
+        /* The repair turn was started again (a fresh token, or fail-over): it
+         * can only continue its conversation on the account that holds it. */
+        if (j->job.at.account != j->repair_account) {
+            attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
+            client_error(j, 502, "repair_failed",
+                         "the answer needed a repair turn (an invalid tool call or JSON "
+                         "document), and the account of its conversation failed it");
+            return;
+        }
+        start_stream_call(j);
+        return;
+    }
     if (!j->uploads) {
         start_stream_call(j);
         return;
