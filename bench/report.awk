@@ -99,6 +99,17 @@ function row_slow(label, s) {
         mb(med(s, "peak_kb")), f(med(s, "per_stream_kb"), "%.1f"), errs(s)
 }
 
+# Scenario 7 (issue 18): the paced stream, server and mock CPU of the same run.
+function row_paced(label, s,    sc, mc) {
+    if (!has(s)) return
+    sc = med(s, "cpu_per_k"); mc = med(s, "mock_cpu_per_k")
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label, f(med(s, "rps"), "%.0f"),
+        pair(med(s, "lat_p50_ms"), med(s, "lat_p99_ms"), "%.2f"),
+        pair(med(s, "ttft_p50_ms"), med(s, "ttft_p99_ms"), "%.2f"),
+        f(sc, "%.3f"), f(mc, "%.3f"), (mc > 0 ? sprintf("%.2f", sc / mc) : "–"),
+        f(sc * 1000 / med(s, "frames"), "%.1f"), errs(s)
+}
+
 # A soak's sentence; RSS growth only when the server lived to the end.
 function soak_text(s, how,    g) {
     g = growth(s)
@@ -159,6 +170,18 @@ END {
             printf "| state sqlite (each replica its own store and accounts) | %s | %s | – | %s |\n", f(med("replicas-sqlite", "rps"), "%.0f"), f(med("replicas-sqlite", "cpu_per_k"), "%.3f"), errs("replicas-sqlite")
         if (has("replicas-redis"))
             printf "| state redis (leases and refreshes shared in one redis-server) | %s | %s | %s | %s |\n", f(med("replicas-redis", "rps"), "%.0f"), f(med("replicas-redis", "cpu_per_k"), "%.3f"), f(med("replicas-redis", "redis_cpu_per_k"), "%.3f"), errs("replicas-redis")
+    }
+    if (has("p-c1") || has("p-c50") || has("p-c500")) {
+        g = med(has("p-c50") ? "p-c50" : (has("p-c1") ? "p-c1" : "p-c500"), "gap_ms")
+        printf "\n| 7. paced stream: %d text frames %s ms apart (bench/loadgen, one account per connection) | answers/s | latency p50 / p99 (ms) | first token p50 / p99 (ms) | server CPU s per 1,000 | mock CPU s per 1,000 | server / mock | server CPU µs per frame | errors |\n|---|---|---|---|---|---|---|---|---|\n", \
+            med(has("p-c50") ? "p-c50" : (has("p-c1") ? "p-c1" : "p-c500"), "frames"), g
+        row_paced("c=1", "p-c1")
+        row_paced("c=50", "p-c50")
+        row_paced("c=500", "p-c500")
+        if (has("p-c1") && med("p-c1", "mock_ttft_p50_ms") != "")
+            printf "\nPaced, c=1, first token: through the server %.3f ms (p50), straight from the mock %.3f ms, through bench/relay %.3f ms: the server adds %.3f ms, the byte-copying relay %.3f ms. Server and mock CPU are read from /proc/<pid>/stat over the same load, so the ratio holds on a shared machine; each figure alone moves with the machine's other work (10 ms ticks).\n",
+                med("p-c1", "ttft_p50_ms"), med("p-c1", "mock_ttft_p50_ms"), med("p-c1", "relay_ttft_p50_ms"),
+                med("p-c1", "ttft_p50_ms") - med("p-c1", "mock_ttft_p50_ms"), med("p-c1", "relay_ttft_p50_ms") - med("p-c1", "mock_ttft_p50_ms")
     }
     printf "\nColumns: completions/s, latency, CPU and peak RSS come from wrk keeping every connection busy (the machine saturated: wrk, server and mock share its CPUs); scenario 4 from bench/loadgen, where latency is the whole stream. First token: a separate paced run with the same number of connections sending 500 requests a second in all (well below capacity, so that it times the server rather than the queue for the CPU), from sending the request to the first content delta (the mock: to its first text frame); added by the server: that time through the server minus the same through the mock alone (scenario 5). The relay rows put that in scale: bench/relay is a proxy that does nothing but copy bytes (two blocking threads per connection, each write as soon as its read returns), so what it adds is what one more process in the path costs on this machine (wake-ups, copies, three processes on two CPUs) before any work. RSS per stream: (peak RSS - RSS before the load) / concurrent streams; in scenario 4 \"before the load\" is the server once each stream's account has refreshed its token (a warm-up of one quick answer per account), so that the figure is what an open stream costs, not what a new account costs.\n\n"
 
@@ -233,6 +256,18 @@ END {
     if (has("s6-server-64") && has("s6-server-600")) {
         a = med("s6-server-64", "cpu_per_k"); b = med("s6-server-600", "cpu_per_k")
         target("6 (issue 12): 600 server-side accounts cost within 15 % of 64 (CPU s per 1,000)", sprintf("%.3f vs %.3f (%+.0f %%)", b, a, a > 0 ? (b / a - 1) * 100 : 0), b <= a * 1.15)
+    }
+    for (i = 1; i <= 2; i++) {
+        ps = i == 1 ? "p-c50" : "p-c500"
+        if (has(ps) && med(ps, "mock_cpu_per_k") > 0) {
+            a = med(ps, "cpu_per_k") / med(ps, "mock_cpu_per_k")
+            target(sprintf("7 (issue 18, %s): server CPU per 1,000 paced answers <= 2.0 x the mock's", ps == "p-c50" ? "c=50" : "c=500"),
+                   sprintf("%.3f s vs %.3f s: %.2f x", med(ps, "cpu_per_k"), med(ps, "mock_cpu_per_k"), a), a <= 2.0)
+        }
+    }
+    if (has("p-c1") && med("p-c1", "mock_ttft_p50_ms") != "") {
+        a = med("p-c1", "ttft_p50_ms") - med("p-c1", "mock_ttft_p50_ms")
+        target("7 (issue 18, c=1): first token added by the server, paced, p50 <= 0.25 ms", sprintf("%.3f ms (relay: %.3f ms)", a, med("p-c1", "relay_ttft_p50_ms") - med("p-c1", "mock_ttft_p50_ms")), a <= 0.25)
     }
     if (has("soak")) {
         g = growth("soak")

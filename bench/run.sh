@@ -430,6 +430,59 @@ open_peak=$(kv "$line" open_peak) errors=$(kv "$line" errors) completions=$(kv "
     done
 }
 
+# ---- scenario 7: the paced stream (issue 18) ------------------------------------------
+# paced_stream NAME CONNS: scenario 1's answer (20 text frames of 8 characters;
+# 23 frames with the parts:[] frame and the two finish frames) with the mock
+# pacing its frames PACED_MS ms apart, as chatglm.cn does: the server then
+# wakes up once per frame instead of once per answer. CONNS connections, one
+# account each, for DUR seconds through the server; the server's and the
+# mock's CPU over the same load, so their ratio holds whatever else runs on
+# the machine. At c=1 the same load also goes straight to the mock and
+# through bench/relay (both paced alike): the first token added by the
+# server, next to what a byte-copying relay adds.
+PACED_MS=${BENCH_PACED_MS:-2}
+PACED_FRAMES=20
+paced_stream() {
+    local name=$1 c=$2
+    for run in $(seq "$RUNS"); do
+        start_mock
+        mock_config "{\"delay_ms\":$PACED_MS}"
+        start_server
+        # Warm-up: each connection's account refreshes once.
+        "$LOADGEN" -p "$SRV_PORT" -c "$c" -n "$c" -b "$W/s1.json" -k paced -t 60 -L 120 >/dev/null 2>&1
+        local s0 s1 m0 m1 line
+        s0=$(cpu_ticks "$SRV_PID"); m0=$(cpu_ticks "$MOCK_PID")
+        line=$("$LOADGEN" -p "$SRV_PORT" -c "$c" -d "$DUR" -b "$W/s1.json" -k paced -t 60 -L $((DUR + 60)) \
+            -m "$FIRST_SRV" -e '"finish_reason":"stop"' -E '{"error":' 2>/dev/null)
+        s1=$(cpu_ticks "$SRV_PID"); m1=$(cpu_ticks "$MOCK_PID")
+        local n=$(kv "$line" ok) direct="" relayed=""
+        if [ "$c" = 1 ]; then
+            mock_config '{"signature":false}'
+            mock_tokens 1 "$W/paced-token.txt"
+            direct=$("$LOADGEN" -p "$MOCK_PORT" -c 1 -d "$DUR" -P "$PATH_UP" -b "$W/up-short.json" \
+                -T "$W/paced-token.txt" -m "$FIRST_UP" -e '"status":"finish"' 2>/dev/null)
+            local relay_pid relay_port
+            "$RELAY" 0 "$MOCK_PORT" >"$W/relay.out" 2>/dev/null &
+            relay_pid=$!
+            PIDS="$PIDS $relay_pid"
+            wait_line "$W/relay.out" 'listening on' || die "bench/relay did not start"
+            relay_port=$(grep -oE '[0-9]+$' "$W/relay.out")
+            relayed=$("$LOADGEN" -p "$relay_port" -c 1 -d "$DUR" -P "$PATH_UP" -b "$W/up-short.json" \
+                -T "$W/paced-token.txt" -m "$FIRST_UP" -e '"status":"finish"' 2>/dev/null)
+            stop "$relay_pid"
+        fi
+        record "$name" "$run" "conns=$c rps=$(kv "$line" rps) lat_p50_ms=$(kv "$line" lat_p50_ms) \
+lat_p99_ms=$(kv "$line" lat_p99_ms) ttft_p50_ms=$(kv "$line" ttft_p50_ms) ttft_p99_ms=$(kv "$line" ttft_p99_ms) \
+${direct:+mock_ttft_p50_ms=$(kv "$direct" ttft_p50_ms) mock_ttft_p99_ms=$(kv "$direct" ttft_p99_ms)} \
+${relayed:+relay_ttft_p50_ms=$(kv "$relayed" ttft_p50_ms) relay_ttft_p99_ms=$(kv "$relayed" ttft_p99_ms)} \
+frames=$PACED_FRAMES gap_ms=$PACED_MS \
+cpu_per_k=$(awk -v t=$((s1 - s0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+mock_cpu_per_k=$(awk -v t=$((m1 - m0)) -v n="$n" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", n ? t/hz/n*1000 : -1}') \
+hwm_kb=$(hwm_kb "$SRV_PID") idle_kb=$SRV_IDLE_KB errors=$(kv "$line" errors) completions=$n"
+        stop_all
+    done
+}
+
 # ---- the soak -------------------------------------------------------------------------
 # soak NAME REQUESTS AT SERVER-BINARY POOL: mixed answers from 40
 # connections, one request in ten dropped by the client right after its
@@ -577,6 +630,9 @@ for how in header server; do
         want "s6-$how-$n" && { note "scenario 6: pool size, $n account(s) in the $how, c=50"; pool_load "s6-$how-$n" "$how" "$n"; }
     done
 done
+want p-c1 && { note "scenario 7: paced stream (frames ${PACED_MS} ms apart), concurrency 1"; paced_stream p-c1 1; }
+want p-c50 && { note "scenario 7: paced stream, concurrency 50"; paced_stream p-c50 50; }
+want p-c500 && { note "scenario 7: paced stream, concurrency 500"; paced_stream p-c500 500; }
 want soak && { note "soak: $SOAK mixed requests"; soak soak "$SOAK" "$SOAK_AT" "$SERVER" 2000; }
 want soak-queue && { note "soak with account waits: $((SOAK / 5)) mixed requests"
                      soak soak-queue $((SOAK / 5)) $((SOAK_AT / 5)) "$SERVER" 160; }
