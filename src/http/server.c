@@ -11,7 +11,17 @@
  * which runs inside conn_process() guarded by c->busy: a conn_free() asked for
  * meanwhile is deferred until the handler returns. The next pipelined request
  * is never started from inside http_req_respond()/http_req_end() when those
- * are called from outside the handler; a zero-delay timer does it. */
+ * are called from outside the handler; a zero-delay timer does it.
+ *
+ * Writing. The bufferevent's writing is off while its output is empty: what
+ * a request adds is written by conn_flush_cb, an event made active (no
+ * system call, no timer) that runs later in the same loop pass, so that all
+ * a pass adds leaves in one writev() and nothing waits for the next pass.
+ * Only output the socket did not take at once turns the bufferevent's
+ * writing on (its write event, with the write timeout); its write callback
+ * turns it off again once the output is empty. Before, every event of a
+ * stream armed the write event and its timeout (two epoll_ctl calls and a
+ * timer), waited for one more epoll_wait() and was written in the next pass. */
 #include "http/server.h"
 #include "http/parse.h"
 
@@ -89,6 +99,7 @@ struct conn {
     struct conn *prev, *next;
     struct bufferevent *bev;
     struct event *timer;
+    struct event *flush; /* made active to write the output later in this pass */
     enum conn_timer tkind;
     enum conn_state state;
     struct http_req *req;   /* being read (CS_BODY) or owned by the handler */
@@ -124,6 +135,7 @@ struct http_server {
 
 static void conn_process(struct conn *c);
 static void conn_free(struct conn *c);
+static void conn_flush_later(struct conn *c);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -188,6 +200,41 @@ static size_t conn_line(struct conn *c, size_t limit)
     }
     c->scan = 0;
     return (size_t)f.pos + 1;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+
+/* Output was added: write it later in this loop pass, unless the
+ * bufferevent is writing (then it goes after what is queued). */
+static void conn_flush_later(struct conn *c)
+{
+    if (!(bufferevent_get_enabled(c->bev) & EV_WRITE))
+        event_active(c->flush, EV_WRITE, 0);
+}
+
+static void conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    struct evbuffer *out = conn_out(c);
+    if (c->dead || (bufferevent_get_enabled(c->bev) & EV_WRITE) || !evbuffer_get_length(out))
+        return;
+    /* The socket bufferevent keeps its output's front frozen but for its
+     * own writes; this is one of them. */
+    evbuffer_unfreeze(out, 1);
+    evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out)) {
+        /* The socket is full, or failed: the bufferevent writes the rest
+         * when it can, or reports the error to conn_event_cb. */
+        bufferevent_enable(c->bev, EV_WRITE);
+        return;
+    }
+    /* All sent: what the write callback does after the bufferevent wrote. */
+    conn_write_cb(c->bev, c);
 }
 
 /* ---- the timer ---------------------------------------------------------- */
@@ -291,6 +338,7 @@ static void conn_free(struct conn *c)
     }
     buf_cleanup(&c->head);
     event_free(c->timer);
+    event_free(c->flush);
     bufferevent_free(c->bev);
     free(c);
 }
@@ -368,6 +416,7 @@ static void conn_fail(struct conn *c, int status, const char *code, const char *
                             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                             status, http_reason(status), b.len);
         evbuffer_add(conn_out(c), b.data, b.len);
+        conn_flush_later(c);
     }
     buf_cleanup(&b);
 
@@ -428,7 +477,10 @@ static int conn_parse_head(struct conn *c)
         break;
     }
     if (r->h.expect_continue && !r->h.http10 && c->bmode != BM_NONE)
+    {
         ADD_LIT(conn_out(c), "HTTP/1.1 100 Continue\r\n\r\n");
+        conn_flush_later(c);
+    }
     return 0;
 }
 
@@ -676,6 +728,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *out = bufferevent_get_output(bev);
+    if (!evbuffer_get_length(out))
+        bufferevent_disable(bev, EV_WRITE); /* its event is already deleted */
     if (c->state == CS_CLOSING) {
         if (!evbuffer_get_length(out))
             conn_flushed_close(c);
@@ -827,6 +881,7 @@ void http_req_respond(struct http_req *r, int status, const char *content_type,
         req_write_head(r, status, content_type, 0, len);
         if (len && !r->h.is_head && !status_has_no_body(status))
             evbuffer_add(conn_out(r->conn), body, len);
+        conn_flush_later(r->conn);
     }
     req_finish(r);
 }
@@ -841,8 +896,10 @@ void http_req_start(struct http_req *r, int status, const char *content_type)
     /* HTTP/1.0 has no chunking: the end of the reply is the close. */
     if (r->h.http10 && !r->no_body)
         r->h.keep_alive = 0;
-    if (r->conn)
+    if (r->conn) {
         req_write_head(r, status, content_type, 1, 0);
+        conn_flush_later(r->conn);
+    }
 }
 
 int http_req_write(struct http_req *r, const char *data, size_t len)
@@ -870,6 +927,7 @@ int http_req_write(struct http_req *r, const char *data, size_t len)
     } else {
         evbuffer_add(out, data, len);
     }
+    conn_flush_later(r->conn);
     if (evbuffer_get_length(out) > r->low_water)
         r->above = 1;
     return 0;
@@ -886,8 +944,10 @@ void http_req_end(struct http_req *r)
         http_req_respond(r, 500, "application/json", msg, sizeof(msg) - 1);
         return;
     }
-    if (r->conn && r->chunked)
+    if (r->conn && r->chunked) {
         ADD_LIT(conn_out(r->conn), "0\r\n\r\n");
+        conn_flush_later(r->conn);
+    }
     req_finish(r);
 }
 
@@ -990,7 +1050,8 @@ static void srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
     c->srv = s;
     c->bev = bev;
     c->timer = evtimer_new(s->base, conn_timer_cb, c);
-    if (!c->timer)
+    c->flush = event_new(s->base, -1, 0, conn_flush_cb, c);
+    if (!c->timer || !c->flush)
         abort(); /* only fails on OOM */
     buf_init(&c->head, s->o.max_header);
     peer_describe(sa, c->peer, &c->loopback);
@@ -1007,7 +1068,7 @@ static void srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
         struct timeval tv = { s->o.write_timeout_ms / 1000, (s->o.write_timeout_ms % 1000) * 1000 };
         bufferevent_set_timeouts(bev, NULL, &tv);
     }
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_enable(bev, EV_READ); /* writing: see conn_flush_later */
     conn_begin_request(c);
     LOG(LOG_DEBUG, "http: connection from %s (%zu open)", c->peer, s->nconns);
 }
