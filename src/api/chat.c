@@ -1242,13 +1242,13 @@ struct account_set *chat_accounts(struct api_req *a)
 
 /* chat_start up to the job: -1 when the request failed before it (answered;
  * dctx is still the caller's). */
-static int chat_begin(struct api_req *a, const char *body, size_t len, const struct dialect *d,
-                      void *dctx)
+static int chat_begin(struct api_req *a, const char *body, size_t len, json_t *parsed,
+                      const struct dialect *d, void *dctx)
 {
     struct turn turn;
     struct api_error e;
     turn_init(&turn);
-    if (chat_req_parse(body, len, &turn, &e) < 0) {
+    if ((parsed ? chat_req_from_json(parsed, &turn, &e) : chat_req_parse(body, len, &turn, &e)) < 0) {
         turn_free(&turn);
         api_error(a, e.status, e.param[0] ? e.param : NULL, e.code[0] ? e.code : NULL, "%s",
                   e.message);
@@ -1374,10 +1374,9 @@ static int chat_begin(struct api_req *a, const char *body, size_t len, const str
     return 0;
 }
 
-void chat_start(struct api_req *a, const char *body, size_t len, const struct dialect *d,
-                void *dctx)
+void chat_start(struct api_req *a, json_t *body, const struct dialect *d, void *dctx)
 {
-    if (chat_begin(a, body, len, d, dctx) < 0 && d)
+    if (chat_begin(a, NULL, 0, body, d, dctx) < 0)
         d->dctx_free(dctx);
 }
 
@@ -1385,5 +1384,5 @@ void chat_handle(struct api_req *a)
 {
     size_t len;
     const char *body = http_req_body(a->req, &len);
-    chat_start(a, body, len, NULL, NULL);
+    chat_begin(a, body, len, NULL, NULL, NULL);
 }

@@ -49,11 +49,11 @@ struct dialect {
     void (*dctx_free)(void *dctx);
 };
 
-/* Runs a Chat Completions body (built by the dialect from its own request)
- * on the chat job, answering through d's writer; d NULL is Chat Completions
- * itself. Steals dctx (freed with d->dctx_free when the job ends, or at once
- * when the request fails first). */
-void chat_start(struct api_req *a, const char *body, size_t len, const struct dialect *d,
-                void *dctx);
+/* Runs a Chat Completions body (built by the dialect from its own request;
+ * borrowed) on the chat job, answering through d's writer. Steals dctx
+ * (freed with d->dctx_free when the job ends, or at once when the request
+ * fails first). */
+struct json_t;
+void chat_start(struct api_req *a, struct json_t *body, const struct dialect *d, void *dctx);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stream/openai.h"
+#include "util/xalloc.h"
 
 /* ---- shared ------------------------------------------------------------ */
 
@@ -72,7 +73,7 @@ static struct turn_str join_texts(struct turn *t, const json_t *arr, const char 
     const json_t *b;
 
     json_array_foreach(arr, i, b) cap += json_string_length(json_object_get(b, "text")) + 1;
-    char *s = malloc(cap);
+    char *s = xmalloc(cap);
     memcpy(s, prefix, len);
     json_array_foreach(arr, i, b) {
         const json_t *text = json_object_get(b, "text");
@@ -477,7 +478,7 @@ static int data_url(struct turn *t, const json_t *source, struct turn_str *out)
     if (!media || !json_is_string(data))
         return -1;
     size_t mlen = strlen(media), dlen = json_string_length(data);
-    char *s = malloc(mlen + dlen + 14);
+    char *s = xmalloc(mlen + dlen + 14);
     int n = snprintf(s, mlen + 14, "data:%s;base64,", media);
     memcpy(s + n, json_string_value(data), dlen);
     *out = turn_strdup(t, s, (size_t)n + dlen);
@@ -530,7 +531,7 @@ static int tool_result_text(struct turn *t, const json_t *content, int is_error,
         *out = turn_json_str(content);
     } else if (json_is_string(content)) {
         size_t n = json_string_length(content);
-        char *s = malloc(n + 8);
+        char *s = xmalloc(n + 8);
         memcpy(s, prefix, 7);
         memcpy(s + 7, json_string_value(content), n);
         *out = turn_strdup(t, s, n + 7);

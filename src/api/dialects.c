@@ -198,15 +198,13 @@ static void run_turn(struct api_req *a, const struct turn *t, enum dialect_think
     model_for(t->model.s, think, model, sizeof model);
     json_t *b = chat_body(t, model, cfg.upstream_era == CFG_ERA_2025 ? NULL : effort_for(think),
                           conversation);
-    char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
-    if (!body) {
+    if (!b) {
         d->dctx_free(dctx);
         api_error(a, 500, NULL, NULL, "the request could not be prepared");
         return;
     }
-    chat_start(a, body, strlen(body), d, dctx);
-    free(body);
+    chat_start(a, b, d, dctx);
+    json_decref(b);
 }
 
 /* The body as JSON, or an error reply (NULL). */

@@ -52,7 +52,11 @@ int anthropic_error_body(struct buf *out, const char *type, const char *message)
 
 static int ev(struct anthropic_writer *w, const char *name)
 {
-    return buf_printf(w->out, "event: %s\ndata: {\"type\":\"%s\"", name, name);
+    struct buf *b = w->out;
+    if (buf_puts(b, "event: ") < 0 || buf_puts(b, name) < 0 ||
+        buf_puts(b, "\ndata: {\"type\":\"") < 0 || buf_puts(b, name) < 0)
+        return -1;
+    return buf_putc(b, '"');
 }
 
 static int ev_end(struct anthropic_writer *w)
@@ -119,9 +123,10 @@ static int block_start(struct anthropic_writer *w, const struct collect_item *it
 static int block_delta(struct anthropic_writer *w, const struct collect_item *it, const char *kind,
                        const char *field, const char *s, size_t n)
 {
-    if (ev(w, "content_block_delta") < 0 ||
-        buf_printf(w->out, ",\"index\":%d,\"delta\":{\"type\":\"%s\",\"%s\":", block_index(w, it),
-                   kind, field) < 0 ||
+    if (ev(w, "content_block_delta") < 0 || buf_puts(w->out, ",\"index\":") < 0 ||
+        buf_put_ll(w->out, block_index(w, it)) < 0 || buf_puts(w->out, ",\"delta\":{\"type\":\"") < 0 ||
+        buf_puts(w->out, kind) < 0 || buf_puts(w->out, "\",\"") < 0 || buf_puts(w->out, field) < 0 ||
+        buf_puts(w->out, "\":") < 0 ||
         json_append_string(w->out, s, n) < 0 || buf_putc(w->out, '}') < 0 || ev_end(w) < 0)
         return -1;
     return 0;

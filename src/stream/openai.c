@@ -22,23 +22,6 @@ static int put_str_or_null(struct buf *out, const char *s)
     return s ? json_append_string(out, s, strlen(s)) : buf_puts(out, "null");
 }
 
-/* A decimal integer. Every chunk of a stream has one: printf's machinery
- * (format parsing, and buf_printf measuring first) cost more than the rest
- * of the chunk. */
-static int put_ll(struct buf *out, long long v)
-{
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-
-    do {
-        tmp[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--i] = '-';
-    return buf_append(out, tmp + i, sizeof(tmp) - i);
-}
 
 /* {"id":ID,"object":OBJECT,"created":N,"model":M, */
 static int openai_head(struct buf *out, const struct openai_meta *m, const char *object)
@@ -47,7 +30,7 @@ static int openai_head(struct buf *out, const struct openai_meta *m, const char 
     const char *model = m->model ? m->model : "";
     if (buf_puts(out, "{\"id\":") < 0 || json_append_string(out, id, strlen(id)) < 0 ||
         buf_puts(out, ",\"object\":\"") < 0 || buf_puts(out, object) < 0 ||
-        buf_puts(out, "\",\"created\":") < 0 || put_ll(out, m->created) < 0 ||
+        buf_puts(out, "\",\"created\":") < 0 || buf_put_ll(out, m->created) < 0 ||
         buf_puts(out, ",\"model\":") < 0 || json_append_string(out, model, strlen(model)) < 0 ||
         buf_putc(out, ',') < 0)
         return -1;
@@ -329,7 +312,7 @@ static int w_tool_begin(void *self, int index, const char *id, const char *name)
     struct openai_meta m = writer_meta(w);
     size_t start = w->out->len;
     if (chunk_open(w->out, &m) < 0 || buf_puts(w->out, "{\"tool_calls\":[{\"index\":") < 0 ||
-        put_ll(w->out, index) < 0 || buf_puts(w->out, ",\"id\":") < 0 ||
+        buf_put_ll(w->out, index) < 0 || buf_puts(w->out, ",\"id\":") < 0 ||
         json_append_string(w->out, id, strlen(id)) < 0 ||
         buf_puts(w->out, ",\"type\":\"function\",\"function\":{\"name\":") < 0 ||
         json_append_string(w->out, name, strlen(name)) < 0 ||
@@ -352,7 +335,7 @@ static int w_tool_args(void *self, int index, const char *s, size_t n)
     struct openai_meta m = writer_meta(w);
     size_t start = w->out->len;
     if (chunk_open(w->out, &m) < 0 || buf_puts(w->out, "{\"tool_calls\":[{\"index\":") < 0 ||
-        put_ll(w->out, index) < 0 || buf_puts(w->out, ",\"function\":{\"arguments\":") < 0 ||
+        buf_put_ll(w->out, index) < 0 || buf_puts(w->out, ",\"function\":{\"arguments\":") < 0 ||
         json_append_string(w->out, s, n) < 0 || buf_puts(w->out, "}}]}") < 0 ||
         chunk_close(w->out, &m, NULL) < 0)
         return go(openai_fail(w->out, start));

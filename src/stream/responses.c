@@ -87,8 +87,11 @@ static int item_json(const struct responses_writer *w, const struct collect_item
 static int ev_open(struct responses_writer *w, const char *type)
 {
     struct buf *b = w->out;
-    return buf_printf(b, "event: %s\ndata: {\"type\":\"%s\",\"sequence_number\":%lld", type, type,
-                      w->seq++);
+    if (buf_puts(b, "event: ") < 0 || buf_puts(b, type) < 0 ||
+        buf_puts(b, "\ndata: {\"type\":\"") < 0 || buf_puts(b, type) < 0 ||
+        buf_puts(b, "\",\"sequence_number\":") < 0)
+        return -1;
+    return buf_put_ll(b, w->seq++);
 }
 
 static int ev_close(struct responses_writer *w)
@@ -112,7 +115,7 @@ static int put_item_ref(struct responses_writer *w, const struct collect_item *i
     char id[128];
     item_id(w, it, id, sizeof id);
     if (buf_puts(w->out, ",\"item_id\":") < 0 || jstr(w->out, id) < 0 ||
-        buf_printf(w->out, ",\"output_index\":%d", output_index(w, it)) < 0)
+        buf_puts(w->out, ",\"output_index\":") < 0 || buf_put_ll(w->out, output_index(w, it)) < 0)
         return -1;
     return 0;
 }

@@ -124,3 +124,18 @@ char *buf_take(struct buf *b, size_t *len)
     b->cap = 0;
     return p;
 }
+
+int buf_put_ll(struct buf *b, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    return buf_append(b, tmp + i, sizeof(tmp) - i);
+}

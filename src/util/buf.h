@@ -22,6 +22,8 @@ void buf_reset(struct buf *b);              /* len = 0, keeps the memory */
 int buf_append(struct buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
 int buf_puts(struct buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_putc(struct buf *b, char c) __attribute__((warn_unused_result));
+/* A decimal integer, without printf's format parsing (hot paths). */
+int buf_put_ll(struct buf *b, long long v) __attribute__((warn_unused_result));
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((warn_unused_result));
