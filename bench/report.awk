@@ -158,8 +158,8 @@ END {
         row_long(sprintf("3. %.0f KB answer, v1 (1,000 frames, %.0f MB)", med("s3-v1-half", "answer_bytes") / 1024, med("s3-v1-half", "upstream_bytes") / 1048576), "s3-v1-half")
     row_slow(sprintf("4. %d slow streams (1 frame/s, held ~30 s; accounts known)", med("s4", "conns")), "s4")
     row_slow(sprintf("4. %d slow streams", med("s4-small", "conns")), "s4-small")
-    row_load("7. the Responses API, streamed, c=50", "s7-responses-c50", "")
-    row_load("7. the Messages API, streamed, c=50", "s7-messages-c50", "")
+    row_load("8. the Responses API, streamed, c=50", "s8-responses-c50", "")
+    row_load("8. the Messages API, streamed, c=50", "s8-messages-c50", "")
     row_load("6. pool size: 1 account in the header, c=50", "s6-header-1", "")
     row_load("6. pool size: 64 accounts in the header, c=50", "s6-header-64", "")
     row_load("6. pool size: 600 accounts in the header, c=50", "s6-header-600", "")
@@ -251,11 +251,11 @@ END {
         c = med("s4-small", "peak_kb") / 1024
         target(sprintf("4: %d concurrent streams < 30 MB in all", med("s4-small", "conns")), sprintf("%.1f MB", c), c < 30)
     }
-    if (has("s1-c50") && has("s7-responses-c50") && has("s7-messages-c50")) {
+    if (has("s1-c50") && has("s8-responses-c50") && has("s8-messages-c50")) {
         c = med("s1-c50", "cpu_per_k")
         printf "Dialects (CPU per 1,000 streamed answers at c=50 against chat completions' %.3f s): Responses %.3f s (%+.1f %%), Messages %.3f s (%+.1f %%); bound: within 10 %%.\n\n", c,
-            med("s7-responses-c50", "cpu_per_k"), c ? (med("s7-responses-c50", "cpu_per_k") / c - 1) * 100 : 0,
-            med("s7-messages-c50", "cpu_per_k"), c ? (med("s7-messages-c50", "cpu_per_k") / c - 1) * 100 : 0
+            med("s8-responses-c50", "cpu_per_k"), c ? (med("s8-responses-c50", "cpu_per_k") / c - 1) * 100 : 0,
+            med("s8-messages-c50", "cpu_per_k"), c ? (med("s8-messages-c50", "cpu_per_k") / c - 1) * 100 : 0
     }
     if (has("s6-header-64") && has("s6-header-600")) {
         a = med("s6-header-64", "cpu_per_k"); b = med("s6-header-600", "cpu_per_k")

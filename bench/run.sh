@@ -202,10 +202,10 @@ body "$W/mix-think.json" true '[[fixture:chat-think]] hi'
 body "$W/mix-search.json" true '[[fixture:chat-multipart-search]] hi'
 body "$W/mix-medium.json" true '[[scenario:long:200:20]] hi'
 body "$W/mix-plain.json" false '[[fixture:chat-plain]] hi'
-# Scenario 7: scenario 1's answer in the other two dialects.
-printf '{"model":"glm-4","stream":true,"store":false,"input":"%s"}' "$SHORT" >"$W/s7-responses.json"
+# Scenario 8: scenario 1's answer in the other two dialects.
+printf '{"model":"glm-4","stream":true,"store":false,"input":"%s"}' "$SHORT" >"$W/s8-responses.json"
 printf '{"model":"glm-4","stream":true,"max_tokens":1024,"messages":[{"role":"user","content":"%s"}]}' \
-    "$SHORT" >"$W/s7-messages.json"
+    "$SHORT" >"$W/s8-messages.json"
 
 RES=$W/results.txt   # one line per run: scenario=... run=... key=value ...
 : >"$RES"
@@ -619,10 +619,10 @@ want startup && { note "start-up"; startup; }
 want s1-c1 && { note "scenario 1: streamed, 20 frames, concurrency 1"; server_load s1-c1 1 "$W/s1.json" '[DONE]'; }
 want s1-c50 && { note "scenario 1: concurrency 50"; server_load s1-c50 50 "$W/s1.json" '[DONE]'; }
 want s1-c500 && { note "scenario 1: concurrency 500"; server_load s1-c500 500 "$W/s1.json" '[DONE]'; }
-want s7-responses-c50 && { note "scenario 7: the Responses API, streamed, concurrency 50"
-    server_load s7-responses-c50 50 "$W/s7-responses.json" 'response.completed' 0 /v1/responses 'response.failed'; }
-want s7-messages-c50 && { note "scenario 7: the Messages API, streamed, concurrency 50"
-    server_load s7-messages-c50 50 "$W/s7-messages.json" 'message_stop' 0 /v1/messages 'event: error'; }
+want s8-responses-c50 && { note "scenario 8: the Responses API, streamed, concurrency 50"
+    server_load s8-responses-c50 50 "$W/s8-responses.json" 'response.completed' 0 /v1/responses 'response.failed'; }
+want s8-messages-c50 && { note "scenario 8: the Messages API, streamed, concurrency 50"
+    server_load s8-messages-c50 50 "$W/s8-messages.json" 'message_stop' 0 /v1/messages 'event: error'; }
 want s2-c50 && { note "scenario 2: not streamed, concurrency 50"; server_load s2-c50 50 "$W/s2.json" '"finish_reason":"stop"' 0; }
 want s3-v1 && { note "scenario 3: 100 KB answer, v1"; long_answer s3-v1 v1 "$W/long.json" "$W/up-long.json"; }
 want s3-v2 && { note "scenario 3: 100 KB answer, v2"; long_answer s3-v2 v2 "$W/long.json" "$W/up-long.json"; }
