@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "stream/cut.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,12 +54,17 @@ static int sc_text(void *self, const char *t, size_t n)
         return ANSWER_FULL;
     buf_reset(&s->hold);
     const char *w = s->work.data;
-    size_t wn = s->work.len, at = wn;
+    size_t wn = s->work.len, at = wn, end = SIZE_MAX;
     int which = -1;
+    /* The match that ends first, as a model writing token by token would
+     * have stopped there (the same however the text is cut); of two that end
+     * together, the longer. */
     for (size_t i = 0; i < s->n; i++) {
         const char *m = memmem(w, wn, s->stops[i], s->lens[i]);
-        if (m && (size_t)(m - w) < at) {
+        size_t e = m ? (size_t)(m - w) + s->lens[i] : SIZE_MAX;
+        if (m && (e < end || (e == end && (size_t)(m - w) < at))) {
             at = (size_t)(m - w);
+            end = e;
             which = (int)i;
         }
     }

@@ -1,7 +1,8 @@
 /* Two shape stages (stream/answer.h) that end an answer early:
  *
  * The stop cutter: the answer's text ends before the first match of any stop
- * string, also when a match is split across frames; the text is held back
+ * string (the match that ends first: where a model writing token by token
+ * would have stopped), also when a match is split across frames; the text is held back
  * only while its end may be the start of a stop string (at most the longest
  * stop string minus one byte). On a match it forwards the text before it and
  * finish ANSWER_STOP with the stop string, and answers ANSWER_HALT (the

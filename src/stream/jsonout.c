@@ -110,9 +110,19 @@ static int jo_text(void *self, const char *s, size_t n)
     struct jsonout *j = self;
     if (j->halted)
         return ANSWER_HALT;
-    if (buf_append(&j->text, s, n) < 0)
-        return ANSWER_FULL;
-    return scan(j);
+    /* Up to the cap, scanned as it comes: a document found before the cap
+     * is sent however the text was cut. */
+    while (n) {
+        size_t room = j->text.max - j->text.len, k = n < room ? n : room;
+        if (!k || buf_append(&j->text, s, k) < 0)
+            return ANSWER_FULL;
+        int rc = scan(j);
+        if (j->halted || rc != ANSWER_GO)
+            return rc;
+        s += k;
+        n -= k;
+    }
+    return ANSWER_GO;
 }
 
 static int jo_reasoning(void *self, const char *s, size_t n)

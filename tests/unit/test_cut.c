@@ -44,6 +44,10 @@ TEST(a_stop_string_cuts_the_text_in_any_split)
     stop_all(s2, 3, "你好。再见", "T[你好]F:stop:。");
     stop_all(s2, 3, "a\nb Observation: x\n\n", "T[a\nb ]F:stop:Observation:");
     stop_all(s2, 3, "no match at all", "T[no match at all]F:stop");
+    /* Two stop strings: the match that ends first wins (a fuzz finding). */
+    const char *s3[] = { "abcd", "c", "@@@", "@" };
+    stop_all(s3, 4, "xabcd", "T[xab]F:stop:c");
+    stop_all(s3, 4, "x@@@", "T[x]F:stop:@");
 }
 
 TEST(text_is_held_only_while_it_may_begin_a_stop_string)

@@ -78,4 +78,27 @@ TEST(retry_forgets_the_first_answer)
     rec_cleanup(&r);
 }
 
+TEST(a_document_before_the_cap_is_found_however_the_text_comes)
+{
+    /* A fuzz finding: fed whole, text past the cap failed the answer even
+     * though the document came before the cap. */
+    struct rec r;
+    rec_init(&r);
+    struct jsonout_opts o = { NULL, 1, 16 };
+    struct jsonout *j = jsonout_new(&o, rec_sink(&r));
+    struct sink k = jsonout_sink(j);
+    const char *in = "x {} and a lot more text after it";
+    CHECK_INT(k.ops->text(k.self, in, strlen(in)), ANSWER_HALT);
+    CHECK_STR(buf_cstr(&r.log), "T[{}]F:stop");
+    jsonout_free(j);
+    rec_cleanup(&r);
+    rec_init(&r);
+    j = jsonout_new(&o, rec_sink(&r));
+    k = jsonout_sink(j);
+    in = "no document in these many words";
+    CHECK_INT(k.ops->text(k.self, in, strlen(in)), ANSWER_FULL);
+    jsonout_free(j);
+    rec_cleanup(&r);
+}
+
 TEST_MAIN()
