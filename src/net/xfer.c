@@ -28,6 +28,9 @@ struct xfer {
     struct timespec started;
     struct event *idle;         /* fires after idle_timeout s without a byte */
     struct timeval idle_tv;
+    struct event_base *base;
+    struct timeval last_byte;   /* the loop's cached time of the last byte */
+    int got_bytes;              /* since the idle timer was armed */
     int timed_out;
     long first_byte_ms;
     char errbuf[CURL_ERROR_SIZE];
@@ -58,11 +61,26 @@ static void call_head(struct xfer *c)
         c->mode = XFER_COLLECT;
 }
 
+/* A byte arrived: the idle timer is not re-armed per read (a heap update
+ * on every frame); idle_cb moves it on when it fires. */
+static void saw_bytes(struct xfer *c)
+{
+    c->got_bytes = 1;
+    event_base_gettimeofday_cached(c->base, &c->last_byte);
+}
+
+/* The idle timer, armed for a whole period from now. */
+static void idle_arm(struct xfer *c)
+{
+    c->got_bytes = 0;
+    evtimer_add(c->idle, &c->idle_tv);
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *arg)
 {
     struct xfer *c = arg;
     size_t len = size * n;
-    evtimer_add(c->idle, &c->idle_tv);
+    saw_bytes(c);
     if (c->first_byte_ms < 0)
         c->first_byte_ms = ms_since(&c->started);
     call_head(c);
@@ -97,7 +115,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg)
 {
     (void)p;
     struct xfer *c = arg;
-    evtimer_add(c->idle, &c->idle_tv);
+    saw_bytes(c);
     return size * n;
 }
 
@@ -108,6 +126,20 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct xfer *c = arg;
+    if (c->got_bytes) {
+        /* Bytes came meanwhile: wait until a whole period after the last. */
+        struct timeval now, due, left;
+        event_base_gettimeofday_cached(c->base, &now);
+        evutil_timeradd(&c->last_byte, &c->idle_tv, &due);
+        c->got_bytes = 0;
+        if (evutil_timercmp(&due, &now, >)) {
+            evutil_timersub(&due, &now, &left);
+            if (evutil_timercmp(&left, &c->idle_tv, >)) /* the wall clock went back */
+                left = c->idle_tv;
+            evtimer_add(c->idle, &left);
+            return;
+        }
+    }
     c->timed_out = 1;
     snprintf(c->errbuf, sizeof(c->errbuf), "no data for %ld s", (long)c->idle_tv.tv_sec);
     curl_loop_remove(c->loop, c->easy);
@@ -212,9 +244,18 @@ struct xfer *xfer_start(struct curl_loop *l, const struct xfer_req *r,
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
     c->idle_tv.tv_sec = r->idle_timeout > 0 ? r->idle_timeout : 120;
-    c->idle = evtimer_new(curl_loop_base(l), idle_cb, c);
+    c->base = curl_loop_base(l);
+    c->idle = evtimer_new(c->base, idle_cb, c);
     if (r->total_timeout > 0)
         curl_easy_setopt(e, CURLOPT_TIMEOUT, r->total_timeout);
+    if (!c->mime) {
+        /* Our idle timer (idle_cb) does what the low-speed check does, for a
+         * reply. Left on, curl re-arms that check's 1 s timer on every read
+         * (a splay-tree update and a call of curl_loop's timer_cb per frame).
+         * An upload keeps it: its progress is not seen by our timer. */
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 0L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 0L);
+    }
     if (c->mime) {
         curl_easy_setopt(e, CURLOPT_MIMEPOST, c->mime);
     } else if (strcmp(r->method, "POST") == 0) {
@@ -229,7 +270,7 @@ struct xfer *xfer_start(struct curl_loop *l, const struct xfer_req *r,
         xfer_free(c, 0);
         return NULL;
     }
-    evtimer_add(c->idle, &c->idle_tv);
+    idle_arm(c);
     return c;
 }
 
@@ -246,7 +287,7 @@ void xfer_resume(struct xfer *c)
     if (!c->paused)
         return;
     c->paused = 0;
-    evtimer_add(c->idle, &c->idle_tv);
+    idle_arm(c);
     curl_easy_pause(c->easy, CURLPAUSE_CONT);
 }
 
