@@ -53,6 +53,7 @@ struct config {
     char *sec_ch_ua;
     char *sec_ch_ua_platform;
     char *app_version;
+    char *app_fr;
     char *exp_groups;
     char *accept_language;
     char *models;            /* extra models: name=assistant_id[:chat_mode[:selected_model[:effort]]],... */

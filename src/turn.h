@@ -98,6 +98,9 @@ struct turn {
     int stream;
     int include_usage;          /* a usage event at the end of a stream */
     enum turn_reasoning reasoning;
+    /* OpenAI's reasoning_effort (none ... max, models_effort_known), over
+     * the tier the model name says; s NULL when not given */
+    struct turn_str effort;
     struct turn_str stop[TURN_MAX_STOP];
     size_t nstop;
     long max_tokens;            /* output token limit; 0 for none */

@@ -360,7 +360,7 @@
     call('POST', '/token/check', { token: tok }).then(function (r) {
       var j = r.json;
       if (r.status === 200 && j && typeof j.live === 'boolean')
-        showVerdict(j.live ? (j.guest ? 'guest' : 'live') : 'dead', j.reason);
+        showVerdict(j.guest ? 'guest' : j.live ? 'live' : 'dead', j.reason);
       else if (r.status === 401) showVerdict('key', errText(r));
       else showVerdict('error', errText(r));
     }).catch(function (e) { showVerdict('error', e.message); })

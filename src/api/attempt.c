@@ -59,6 +59,14 @@ static void on_token(void *arg, enum session_result res, const char *access, con
                      "expired. Log in to chatglm.cn again and copy the chatglm_refresh_token "
                      "cookie.", at->fp);
         break;
+    case SESSION_GUEST:
+        /* A visitor's token works with a tiny quota and no account: not a
+         * login, so the account is not used (spec 12.1, "Guests"). */
+        attempt_fail(at, ACCOUNT_REJECTED, 401, "guest_token",
+                     "the refresh token of account %s is a guest's (a visitor of chatglm.cn), "
+                     "not a login. Log in to chatglm.cn and copy the chatglm_refresh_token "
+                     "cookie of your account.", at->fp);
+        break;
     case SESSION_TIMEOUT:
         attempt_fail(at, ACCOUNT_TRANSIENT, 504, "upstream_timeout", "%s", detail);
         break;

@@ -1026,6 +1026,8 @@ static void start_stream_call(struct chat_job *j)
         .conversation_id = j->cont_conv ? j->cont_conv : j->given_conv,
         .prompt = j->prompt,
         .chat_mode = j->route.chat_mode,
+        .selected_model = j->route.selected_model,
+        .reasoning_effort = j->route.reasoning_effort,
         .networking = 1,
         .files = j->cont_conv ? NULL : j->files,
         .images = j->cont_conv ? NULL : j->images,
@@ -1315,6 +1317,9 @@ static int chat_begin(struct api_req *a, const char *body, size_t len, json_t *p
         client_error(j, 500, NULL, "the configured model table is malformed");
         return 0;
     }
+    if (j->turn.effort.s)
+        /* checked when the request was read: a known value */
+        (void)models_apply_effort(&j->route, j->turn.effort.s, models_era_of(cfg.upstream_era));
     j->think = RENDER_THINK_REASONING;
     if (cfg.think_mode == CFG_THINK_INLINE)
         j->think = RENDER_THINK_INLINE;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "glm/models.h"
 #include "glm/prompt.h"
 
 static int refuse(struct api_error *err, const char *param, const char *code,
@@ -85,6 +86,11 @@ int chat_req_check(const json_t *root, struct api_error *err)
         return refuse(err, "reasoning_format", "invalid_value",
                       "'reasoning_format' must be \"parsed\" (reasoning_content), \"raw\" "
                       "(<think> tags in content) or \"hidden\"");
+    v = json_object_get(root, "reasoning_effort");
+    if (given(v) && (!json_is_string(v) || !models_effort_known(json_string_value(v))))
+        return refuse(err, "reasoning_effort", "invalid_value",
+                      "'reasoning_effort' must be one of \"none\", \"minimal\", \"low\", "
+                      "\"medium\", \"high\", \"xhigh\", \"max\"");
     const json_t *msgs = json_object_get(root, "messages");
     if (!msgs)
         return refuse(err, "messages", "missing_required_parameter",
@@ -172,6 +178,9 @@ int chat_req_from_json(json_t *root, struct turn *t, struct api_error *e)
                  : strcmp(rf, "raw") == 0    ? TURN_REASONING_RAW
                  : strcmp(rf, "hidden") == 0 ? TURN_REASONING_HIDDEN
                                              : TURN_REASONING_PARSED;
+    const json_t *effort = json_object_get(root, "reasoning_effort");
+    if (json_is_string(effort))
+        t->effort = turn_json_str(effort);
     chat_req_messages(t, json_object_get(root, "messages"));
     return 0;
 }

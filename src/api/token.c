@@ -22,8 +22,8 @@ struct token_check {
     struct session_wait *wait;
 };
 
-/* {"live","reason","guest"}: guest is true for a visitor's token (live, but
- * not a login). */
+/* {"live","reason","guest"}: guest is true for a visitor's token (not a
+ * login: live false, the reason starts with "guest token"). */
 static void check_reply(struct token_check *t, int live, const char *reason, int guest)
 {
     struct buf b;
@@ -59,12 +59,14 @@ static void on_checked(void *arg, enum session_result res, const char *access, c
     case SESSION_OK:
         if (acc)
             accounts_note(app.accounts, acc, ACCOUNT_DONE, "token check: live");
-        if (session_is_guest(app.sessions, t->token))
-            check_reply(t, 1, "the refresh token is a guest's (a visitor of chatglm.cn, not a "
-                              "login): it works with a small quota; log in and copy the "
-                              "chatglm_refresh_token of your account", 1);
-        else
-            check_reply(t, 1, "the refresh token is valid", 0);
+        check_reply(t, 1, "the refresh token is valid", 0);
+        break;
+    case SESSION_GUEST:
+        if (acc)
+            accounts_note(app.accounts, acc, ACCOUNT_REJECTED, "token check: a guest token");
+        check_reply(t, 0, "guest token: the refresh token is a guest's (a visitor of chatglm.cn, "
+                          "not a login) and is not used; log in and copy the "
+                          "chatglm_refresh_token of your account", 1);
         break;
     case SESSION_REJECTED:
         if (acc)

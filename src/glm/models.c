@@ -360,19 +360,30 @@ int models_resolve(const char *model, const char *default_assistant, const char 
     return 0;
 }
 
-int models_apply_effort(struct model_route *r, const char *effort, enum models_era era)
+/* OpenAI's reasoning_effort -> 0 fast, 1 thinking, 2 deep; -1 unknown. */
+static int effort_tier(const char *effort)
 {
     static const struct {
         const char *name;
-        int tier;       /* 0 fast, 1 thinking, 2 deep */
+        int tier;
     } map[] = {
         { "none", 0 }, { "minimal", 0 }, { "low", 1 }, { "medium", 1 }, { "high", 1 },
         { "xhigh", 2 }, { "max", 2 },
     };
-    int tier = -1;
-    for (size_t i = 0; i < NELEM(map); i++)
+    for (size_t i = 0; effort && i < NELEM(map); i++)
         if (strcmp(effort, map[i].name) == 0)
-            tier = map[i].tier;
+            return map[i].tier;
+    return -1;
+}
+
+int models_effort_known(const char *effort)
+{
+    return effort_tier(effort) >= 0;
+}
+
+int models_apply_effort(struct model_route *r, const char *effort, enum models_era era)
+{
+    int tier = effort_tier(effort);
     if (tier < 0)
         return -1;
     if (r->agent || (r->chat_mode && strcmp(r->chat_mode, "deep_research") == 0))

@@ -50,6 +50,8 @@ int models_resolve(const char *model, const char *default_assistant, const char 
  * site's effort alongside. In 2025 the reasoning tiers are one ("zero").
  * Agents and deep research keep their mode. -1 for any other value. */
 int models_apply_effort(struct model_route *r, const char *effort, enum models_era era);
+/* 1 when effort is one of the values models_apply_effort takes. */
+int models_effort_known(const char *effort);
 
 /* Checks the syntax of an extra table; on error writes a reason into err. */
 int models_table_check(const char *extra_table, char *err, size_t errlen);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "glm/session.h"
 #include "glm/sign.h"
 #include "util/crypto.h"
 #include "util/jstr.h"
@@ -62,8 +63,11 @@ static void add_setting(struct hline *h, size_t *n, const char *name, const char
 
 struct curl_slist *glm_headers(const char *token, int sign, const char *referer, int json)
 {
-    char device_id[33], request_id[33];
-    crypto_random_hex(device_id, 16);
+    char device_id[65], request_id[33];
+    /* The account's own device id, as the browser sends it (spec 12.1); a
+     * token without one gets a fresh id per call, as before. */
+    if (session_jwt_device_id(token, device_id, sizeof(device_id)) < 0)
+        crypto_random_hex(device_id, 16);
     crypto_random_hex(request_id, 16);
     struct sign_headers s;
     struct hline h[32];
@@ -83,6 +87,7 @@ struct curl_slist *glm_headers(const char *token, int sign, const char *referer,
     add_setting(h, &n, "User-Agent", cfg.user_agent);
     h[n++] = (struct hline){ "X-App-Platform", "", "pc" };
     add_setting(h, &n, "X-App-Version", cfg.app_version);
+    add_setting(h, &n, "X-App-fr", cfg.app_fr);
     /* Sent empty, as the web app's own client does. */
     h[n++] = (struct hline){ "X-Device-Brand", "", "" };
     h[n++] = (struct hline){ "X-Device-Model", "", "" };
@@ -132,65 +137,91 @@ static int put_json(struct buf *b, json_t *v)
     return rc;
 }
 
-/* Written straight into one buffer, in the key order of the web app's own
- * client (spec 6.2): building a jansson tree and dumping it cost more than
- * the rest of the request's setup. */
-static char *stream_body(const char *assistant_id, const char *conversation_id,
-                         const char *prompt, const char *chat_mode, int networking,
-                         json_t *files, json_t *images, const char *aspect_ratio)
+/* The user message: the text, then the attachments (upload results). */
+static int put_messages(struct buf *b, const struct glm_stream_opts *o)
+{
+    int rc = buf_puts(b, "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":");
+    rc |= json_append_string(b, o->prompt, strlen(o->prompt));
+    rc |= buf_putc(b, '}');
+    if (o->files && json_array_size(o->files) > 0) {
+        rc |= buf_puts(b, ",{\"type\":\"file\",\"file\":");
+        rc |= put_json(b, o->files);
+        rc |= buf_putc(b, '}');
+    }
+    if (o->images && json_array_size(o->images) > 0) {
+        rc |= buf_puts(b, ",{\"type\":\"image\",\"image\":");
+        rc |= put_json(b, o->images);
+        rc |= buf_putc(b, '}');
+    }
+    return rc | buf_puts(b, "]}]");
+}
+
+/* ,"key":"value" when value is non-NULL. */
+static int put_field(struct buf *b, const char *key, const char *value)
+{
+    if (!value)
+        return 0;
+    int rc = buf_printf(b, ",\"%s\":", key);
+    return rc | json_append_string(b, value, strlen(value));
+}
+
+/* The 2025 body (spec 6.2), in the key order of the web app's own client. */
+static int body_2025(struct buf *b, const struct glm_stream_opts *o)
+{
+    int rc = put_messages(b, o);
+    rc |= buf_puts(b, ",\"meta_data\":{\"channel\":\"\"");
+    rc |= put_field(b, "chat_mode", o->chat_mode);
+    rc |= buf_puts(b, ",\"draft_id\":\"\",\"if_plus_model\":true,\"input_question_type\":\"xxxx\"");
+    if (o->networking)
+        rc |= buf_puts(b, ",\"is_networking\":true");
+    rc |= buf_puts(b, ",\"is_test\":false,\"platform\":\"pc\",\"quote_log_id\":\"\"");
+    if (o->aspect_ratio) {
+        rc |= buf_puts(b, ",\"cogview\":{\"aspect_ratio\":");
+        rc |= json_append_string(b, o->aspect_ratio, strlen(o->aspect_ratio));
+        rc |= buf_putc(b, '}');
+    }
+    return rc | buf_puts(b, "}");
+}
+
+/* Today's body (spec 12.3), in the key order the browser sent on 2026-09-29:
+ * project_id and chat_type, meta_data with the model and the reasoning tier,
+ * no if_plus_model. */
+static int body_2026(struct buf *b, const struct glm_stream_opts *o)
+{
+    int rc = buf_puts(b, "\"project_id\":\"\",\"chat_type\":\"user_chat\",");
+    rc |= buf_puts(b, "\"meta_data\":{\"cogview\":{\"rm_label_watermark\":false");
+    if (o->aspect_ratio) {
+        rc |= buf_puts(b, ",\"aspect_ratio\":");
+        rc |= json_append_string(b, o->aspect_ratio, strlen(o->aspect_ratio));
+    }
+    rc |= buf_puts(b, "},\"is_test\":false,\"input_question_type\":\"xxxx\",\"channel\":\"\","
+                      "\"draft_id\":\"\"");
+    rc |= put_field(b, "chat_mode", o->chat_mode);
+    rc |= put_field(b, "reasoning_effort", o->reasoning_effort);
+    rc |= put_field(b, "selected_model",
+                    o->selected_model && *o->selected_model ? o->selected_model : NULL);
+    rc |= buf_puts(b, o->networking ? ",\"is_networking\":true" : ",\"is_networking\":false");
+    rc |= buf_puts(b, ",\"quote_log_id\":\"\",\"platform\":\"pc\"},");
+    return rc | put_messages(b, o);
+}
+
+/* Written straight into one buffer: building a jansson tree and dumping it
+ * cost more than the rest of the request's setup. */
+char *glm_stream_body_of(const struct glm_stream_opts *o)
 {
     struct buf b;
     buf_init(&b, (size_t)-1 / 2);
+    const char *conv = o->conversation_id ? o->conversation_id : "";
     int rc = buf_puts(&b, "{\"assistant_id\":");
-    rc |= json_append_string(&b, assistant_id, strlen(assistant_id));
+    rc |= json_append_string(&b, o->assistant_id, strlen(o->assistant_id));
     rc |= buf_puts(&b, ",\"conversation_id\":");
-    conversation_id = conversation_id ? conversation_id : "";
-    rc |= json_append_string(&b, conversation_id, strlen(conversation_id));
-    rc |= buf_puts(&b, ",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":");
-    rc |= json_append_string(&b, prompt, strlen(prompt));
+    rc |= json_append_string(&b, conv, strlen(conv));
+    rc |= buf_putc(&b, ',');
+    rc |= cfg.upstream_era == CFG_ERA_2025 ? body_2025(&b, o) : body_2026(&b, o);
     rc |= buf_putc(&b, '}');
-    if (files && json_array_size(files) > 0) {
-        rc |= buf_puts(&b, ",{\"type\":\"file\",\"file\":");
-        rc |= put_json(&b, files);
-        rc |= buf_putc(&b, '}');
-    }
-    if (images && json_array_size(images) > 0) {
-        rc |= buf_puts(&b, ",{\"type\":\"image\",\"image\":");
-        rc |= put_json(&b, images);
-        rc |= buf_putc(&b, '}');
-    }
-    rc |= buf_puts(&b, "]}],\"meta_data\":{\"channel\":\"\"");
-    if (chat_mode) {
-        rc |= buf_puts(&b, ",\"chat_mode\":");
-        rc |= json_append_string(&b, chat_mode, strlen(chat_mode));
-    }
-    rc |= buf_puts(&b, ",\"draft_id\":\"\",\"if_plus_model\":true,\"input_question_type\":\"xxxx\"");
-    if (networking)
-        rc |= buf_puts(&b, ",\"is_networking\":true");
-    rc |= buf_puts(&b, ",\"is_test\":false,\"platform\":\"pc\",\"quote_log_id\":\"\"");
-    if (aspect_ratio) {
-        /* The 2026 web app sends meta_data.cogview.aspect_ratio when drawing. */
-        rc |= buf_puts(&b, ",\"cogview\":{\"aspect_ratio\":");
-        rc |= json_append_string(&b, aspect_ratio, strlen(aspect_ratio));
-        rc |= buf_putc(&b, '}');
-    }
-    rc |= buf_puts(&b, "}}");
     if (rc < 0)
         abort(); /* the buffer has no practical cap: only out of memory */
     return buf_take(&b, NULL);
-}
-
-char *glm_stream_body(const char *assistant_id, const char *conversation_id, const char *prompt,
-                      const char *chat_mode, int networking, json_t *files, json_t *images)
-{
-    return stream_body(assistant_id, conversation_id, prompt, chat_mode, networking, files, images,
-                       NULL);
-}
-
-char *glm_stream_body_of(const struct glm_stream_opts *o)
-{
-    return stream_body(o->assistant_id, o->conversation_id, o->prompt, o->chat_mode,
-                       o->networking, o->files, o->images, o->aspect_ratio);
 }
 
 /* ---- calls ----------------------------------------------------------------- */

@@ -40,6 +40,8 @@ struct glm_stream_opts {
     const char *conversation_id;  /* a conversation to continue; NULL or "" for a new one */
     const char *prompt;
     const char *chat_mode;        /* NULL for none */
+    const char *selected_model;   /* 2026: meta_data.selected_model; NULL or "" for none */
+    const char *reasoning_effort; /* 2026: meta_data.reasoning_effort; NULL for none */
     int networking;               /* meta_data.is_networking */
     json_t *files, *images;       /* upload results (borrowed); NULL or empty for none */
     const char *aspect_ratio;     /* a drawing's meta_data.cogview.aspect_ratio; NULL for none */
@@ -66,11 +68,9 @@ int glm_url(struct buf *out, const char *path);
 /* The referer the web app sends for this assistant. */
 void glm_referer(const char *assistant_id, int is_default, char *out, size_t outlen);
 
-/* The body of assistant/stream. files and images are arrays of file_upload
+/* The body of assistant/stream in the shape of the cfg.upstream_era site
+ * (spec 12.3 for 2026, 6.2 for 2025). files and images are arrays of upload
  * results (may be NULL or empty). Returns a new string (free()). */
-char *glm_stream_body(const char *assistant_id, const char *conversation_id, const char *prompt,
-                      const char *chat_mode, int networking, json_t *files, json_t *images);
-/* The same from the options (the aspect ratio included). */
 char *glm_stream_body_of(const struct glm_stream_opts *o);
 
 #endif

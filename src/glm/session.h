@@ -4,6 +4,8 @@
 #ifndef GLM_SESSION_H
 #define GLM_SESSION_H
 
+#include <stddef.h>
+
 struct curl_loop;
 struct store;
 struct session_mgr;
@@ -15,6 +17,8 @@ enum session_result {
     SESSION_FAILED,     /* network error, 5xx, an answer that is not the expected JSON */
     SESSION_TIMEOUT,
     SESSION_UNAVAILABLE, /* the account store (Redis) cannot be reached: nothing was tried */
+    SESSION_GUEST,      /* the refresh answer said "is_guest":true: a visitor's token, not a
+                           login (spec 12.1); the account is not to be used */
 };
 
 /* access_token is borrowed for the duration of the call; detail is a short
@@ -57,5 +61,12 @@ unsigned long session_refreshes(const struct session_mgr *m);
 
 /* Parses the "exp" claim of a JWT (no signature check). Returns 0 or -1. */
 int session_jwt_exp(const char *jwt, long long *exp);
+/* Until when an access token of this exp is used, refreshed at now: 10
+ * minutes before exp, or after 3/4 of a life shorter than 40 minutes;
+ * now itself (refresh every time) for a token already expired. */
+long long session_expiry(long long now, long long exp);
+/* The "device_id" claim of a JWT (hex, 8 or more digits, shorter than
+ * outlen), into out. Returns 0, or -1 with out "" when there is none. */
+int session_jwt_device_id(const char *jwt, char *out, size_t outlen);
 
 #endif

@@ -215,10 +215,13 @@ json_t *mock_state_settings_json(const struct mock_state *s)
 }
 
 /* A JWT-shaped token: header.payload.signature, base64url. Nobody verifies the
- * signature, so it is random bytes; jti makes every token unique. */
+ * signature, so it is random bytes; jti makes every token unique. The claims
+ * are the 2026 ones (spec 12.1): exp, uid and device_id, the account's own
+ * (md5 of its uid: stable per account). */
 static char *make_jwt(const char *uid, const char *type, long ttl)
 {
-    char sub[33], jti[33];
+    char sub[33], jti[33], device_id[33];
+    crypto_md5_hex(uid, strlen(uid), device_id);
     unsigned char sig[32];
     crypto_random_hex(sub, 16);
     crypto_random_hex(jti, 16);
@@ -227,9 +230,9 @@ static char *make_jwt(const char *uid, const char *type, long ttl)
         memcpy(sig + i, &r, 8);
     }
     json_int_t now = (json_int_t)(mock_now_ms() / 1000);
-    json_t *payload = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "sub", sub,
+    json_t *payload = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "sub", sub,
                                 "exp", now + (json_int_t)ttl, "nbf", now, "iat", now,
-                                "jti", jti, "uid", uid, "type", type);
+                                "jti", jti, "uid", uid, "device_id", device_id, "type", type);
     char *pj = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
     static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     char *h = mock_base64url(header, sizeof(header) - 1);

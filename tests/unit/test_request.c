@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "glm/request.h"
+#include "glm/session.h"
 #include "glm/sign.h"
 #include "test.h"
 
@@ -116,9 +117,102 @@ static char *roundtrip(const char *body)
     return s;
 }
 
+/* The positional form the 2025 tests were written with. */
+static char *body(const char *assistant_id, const char *conversation_id, const char *prompt,
+                  const char *chat_mode, int networking, json_t *files, json_t *images)
+{
+    const struct glm_stream_opts o = { .assistant_id = assistant_id,
+                                       .conversation_id = conversation_id, .prompt = prompt,
+                                       .chat_mode = chat_mode, .networking = networking,
+                                       .files = files, .images = images };
+    return glm_stream_body_of(&o);
+}
+
+TEST(the_2026_body_is_the_browsers_in_its_key_order)
+{
+    load_defaults();
+    CHECK_INT(cfg.upstream_era, CFG_ERA_2026);
+    const struct glm_stream_opts o = { .assistant_id = "65940acff94777010aa6b796", .prompt = "你好",
+                                       .chat_mode = "thinking", .reasoning_effort = "high",
+                                       .selected_model = "glm-5.3-flash", .networking = 1 };
+    char *b = glm_stream_body_of(&o);
+    /* spec 12.3, the capture of 2026-09-29 (S9 sid 356), byte for byte */
+    CHECK_STR(b, "{\"assistant_id\":\"65940acff94777010aa6b796\",\"conversation_id\":\"\",\"project_id\":\"\",\"chat_type\":\"user_chat\","
+                 "\"meta_data\":{\"cogview\":{\"rm_label_watermark\":false},\"is_test\":false,\"input_question_type\":\"xxxx\","
+                 "\"channel\":\"\",\"draft_id\":\"\",\"chat_mode\":\"thinking\",\"reasoning_effort\":\"high\","
+                 "\"selected_model\":\"glm-5.3-flash\",\"is_networking\":true,\"quote_log_id\":\"\",\"platform\":\"pc\"},"
+                 "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"你好\"}]}]}");
+    char *r = roundtrip(b);
+    CHECK_STR(r, b);
+    free(r);
+    free(b);
+    /* An agent: no tier, no model; a drawing: its ratio inside cogview. */
+    const struct glm_stream_opts a = { .assistant_id = "d", .conversation_id = "c1", .prompt = "p",
+                                       .aspect_ratio = "16:9" };
+    b = glm_stream_body_of(&a);
+    json_t *v = json_loads(b, 0, NULL);
+    json_t *meta = json_object_get(v, "meta_data");
+    CHECK(json_object_get(meta, "chat_mode") == NULL);
+    CHECK(json_object_get(meta, "selected_model") == NULL);
+    CHECK(json_object_get(meta, "reasoning_effort") == NULL);
+    CHECK(json_object_get(meta, "if_plus_model") == NULL);
+    CHECK(json_is_false(json_object_get(meta, "is_networking")));
+    CHECK_STR(json_string_value(json_object_get(json_object_get(meta, "cogview"), "aspect_ratio")), "16:9");
+    CHECK_STR(json_string_value(json_object_get(v, "conversation_id")), "c1");
+    json_decref(v);
+    free(b);
+}
+
+TEST(x_device_id_is_the_tokens_device_id_claim)
+{
+    load_defaults();
+    /* header.{"sub":"u","device_id":"0123abcd...","type":"access"}.sig */
+    const char *payload = "{\"sub\":\"u\",\"exp\":1900000000,\"device_id\":\"0123456789abcdef0123456789abcdef\",\"type\":\"access\"}";
+    char *enc = NULL;
+    size_t n = strlen(payload);
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    enc = calloc(n * 2 + 8, 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)payload[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)payload[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)payload[i + 2];
+        enc[o++] = tbl[(v >> 18) & 63];
+        enc[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < n) enc[o++] = tbl[(v >> 6) & 63];
+        if (i + 2 < n) enc[o++] = tbl[v & 63];
+    }
+    char jwt[1024];
+    snprintf(jwt, sizeof(jwt), "eyJhbGciOiJIUzI1NiJ9.%s.c2ln", enc);
+    free(enc);
+    char id[65];
+    CHECK_INT(session_jwt_device_id(jwt, id, sizeof(id)), 0);
+    CHECK_STR(id, "0123456789abcdef0123456789abcdef");
+    struct curl_slist *a = glm_headers(jwt, 1, NULL, 1), *b = glm_headers(jwt, 1, NULL, 1);
+    CHECK_STR(header(a, "X-Device-Id"), "0123456789abcdef0123456789abcdef");
+    CHECK_STR(header(b, "X-Device-Id"), "0123456789abcdef0123456789abcdef");
+    CHECK_STR(header(a, "X-App-fr"), "default");
+    free(a);
+    free(b);
+    CHECK_INT(session_jwt_device_id("not-a-jwt", id, sizeof(id)), -1);
+    CHECK_STR(id, "");
+    CHECK_INT(session_jwt_device_id(jwt, id, 16), -1); /* too long for out */
+}
+
+TEST(an_access_token_lives_until_shortly_before_its_exp)
+{
+    CHECK_INT((int)(session_expiry(1000, 1000 + 86400) - 1000), 86400 - 600);
+    CHECK_INT((int)(session_expiry(1000, 1000 + 7200) - 1000), 7200 - 600);
+    CHECK_INT((int)(session_expiry(1000, 1000 + 400) - 1000), 300);
+    CHECK_INT((int)(session_expiry(1000, 1000 + 3) - 1000), 2);
+    CHECK_INT((int)(session_expiry(1000, 900) - 1000), 0);
+}
+
 TEST(stream_body_is_the_web_apps_body_in_its_key_order)
 {
-    char *b = glm_stream_body("65940acff94777010aa6b796", "", "hi", NULL, 1, NULL, NULL);
+    load_defaults();
+    cfg.upstream_era = CFG_ERA_2025;
+    char *b = body("65940acff94777010aa6b796", "", "hi", NULL, 1, NULL, NULL);
     CHECK_STR(b, "{\"assistant_id\":\"65940acff94777010aa6b796\",\"conversation_id\":\"\","
                  "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}],"
                  "\"meta_data\":{\"channel\":\"\",\"draft_id\":\"\",\"if_plus_model\":true,"
@@ -135,7 +229,7 @@ TEST(stream_body_escapes_the_prompt_and_carries_mode_and_attachments)
     json_t *files = json_pack("[{s:s, s:s}]", "file_id", "f1", "file_url", "https://x/y.pdf");
     json_t *images = json_pack("[{s:s}]", "image_url", "https://x/i.png");
     const char *prompt = "a \"quote\"\\ and\nnew line\t\x01 中文";
-    char *b = glm_stream_body("as\"s", "conv-1", prompt, "zero", 0, files, images);
+    char *b = body("as\"s", "conv-1", prompt, "zero", 0, files, images);
     json_error_t err;
     json_t *v = json_loads(b, 0, &err);
     CHECK(v != NULL);
@@ -154,7 +248,7 @@ TEST(stream_body_escapes_the_prompt_and_carries_mode_and_attachments)
     }
     /* Empty attachment arrays are left out, like NULL ones. */
     json_t *none = json_array();
-    char *c = glm_stream_body("a", NULL, "p", NULL, 0, none, none);
+    char *c = body("a", NULL, "p", NULL, 0, none, none);
     CHECK(strstr(c, "\"type\":\"file\"") == NULL);
     CHECK(strstr(c, "\"type\":\"image\"") == NULL);
     CHECK(strstr(c, "\"conversation_id\":\"\"") != NULL);
@@ -170,7 +264,9 @@ TEST(a_drawings_aspect_ratio_is_the_last_meta_data_key)
 {
     /* As images.c wrote it before: the body re-dumped by jansson with
      * meta_data.cogview added last. */
-    char *plain = glm_stream_body("d", "", "请画：猫", NULL, 0, NULL, NULL);
+    load_defaults();
+    cfg.upstream_era = CFG_ERA_2025;
+    char *plain = body("d", "", "请画：猫", NULL, 0, NULL, NULL);
     json_t *want = json_loads(plain, 0, NULL);
     json_object_set_new(json_object_get(want, "meta_data"), "cogview",
                         json_pack("{s:s}", "aspect_ratio", "16:9"));

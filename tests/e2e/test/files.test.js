@@ -129,6 +129,13 @@ describe('attachments are uploaded and sent upstream', () => {
     const expected = {
       assistant_id: DEFAULT_ASSISTANT,
       conversation_id: '',
+      project_id: '',
+      chat_type: 'user_chat',
+      meta_data: {
+        cogview: { rm_label_watermark: false }, is_test: false, input_question_type: 'xxxx', channel: '',
+        draft_id: '', chat_mode: '', reasoning_effort: 'low', selected_model: 'glm-5.3', is_networking: true,
+        quote_log_id: '', platform: 'pc',
+      },
       messages: [{
         role: 'user',
         content: [
@@ -137,10 +144,6 @@ describe('attachments are uploaded and sent upstream', () => {
           { type: 'image', image: [uploadResult(content[2].image[0], img.filename, PNG.length, true)] },
         ],
       }],
-      meta_data: {
-        channel: '', draft_id: '', if_plus_model: true, input_question_type: 'xxxx', is_networking: true,
-        is_test: false, platform: 'pc', quote_log_id: '',
-      },
     };
     // Key order included: the body must be exactly what glm-free-api sends.
     assert.equal(JSON.stringify(body), JSON.stringify(expected));

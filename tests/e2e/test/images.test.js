@@ -124,8 +124,8 @@ describe('images.generate', () => {
     assert.equal(promptOf(s), '请画：一只可爱的猫');
     assert.equal(s.json.messages[0].content.length, 1);
     assert.deepEqual(s.json.meta_data, {
-      channel: '', draft_id: '', if_plus_model: true, input_question_type: 'xxxx', is_test: false,
-      platform: 'pc', quote_log_id: '', cogview: { aspect_ratio: '16:9' },
+      cogview: { rm_label_watermark: false, aspect_ratio: '16:9' }, is_test: false, input_question_type: 'xxxx',
+      channel: '', draft_id: '', is_networking: false, quote_log_id: '', platform: 'pc',
     });
     const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE))[0]);
     assert.ok(del, 'the conversation is deleted');
@@ -138,8 +138,8 @@ describe('images.generate', () => {
     await client().images.generate({ prompt: '画一座山', size: '1000x77' });
     const s = await drawCall(mark);
     assert.equal(promptOf(s), '画一座山');
-    assert.ok(!('cogview' in s.json.meta_data), 'no aspect ratio');
-    assert.ok(!('chat_mode' in s.json.meta_data) && !('is_networking' in s.json.meta_data));
+    assert.deepEqual(s.json.meta_data.cogview, { rm_label_watermark: false }, 'no aspect ratio');
+    assert.ok(!('chat_mode' in s.json.meta_data) && s.json.meta_data.is_networking === false);
   });
 
   test('an agent id as model draws with that agent', async () => {
@@ -147,7 +147,7 @@ describe('images.generate', () => {
     await client().images.generate({ model: AGENT, prompt: '画一只鸟', size: '1024x1024' });
     const s = await drawCall(mark);
     assert.equal(s.json.assistant_id, AGENT);
-    assert.deepEqual(s.json.meta_data.cogview, { aspect_ratio: '1:1' });
+    assert.deepEqual(s.json.meta_data.cogview, { rm_label_watermark: false, aspect_ratio: '1:1' });
   });
 
   test('b64_json downloads every image (image items and links in the text), each once', async () => {

@@ -70,13 +70,16 @@ describe('the upstream requests', () => {
     assert.equal(h['x-app-version'], '0.0.1');
     assert.equal(h['x-lang'], 'zh');
     assert.equal(h['sec-ch-ua-mobile'], '?0');
-    assert.equal(h['sec-ch-ua-platform'], '"macOS"');
-    assert.match(h['sec-ch-ua'] ?? '', /"Google Chrome";v="134"/);
-    assert.match(h['user-agent'] ?? '', /^Mozilla\/5\.0 \(Macintosh; .*Chrome\/134/);
+    assert.equal(h['sec-ch-ua-platform'], '"Windows"');
+    assert.match(h['sec-ch-ua'] ?? '', /"Microsoft Edge";v="151"/);
+    assert.match(h['user-agent'] ?? '', /^Mozilla\/5\.0 \(Windows NT 10\.0; .*Chrome\/151.*Edg\/151/);
+    assert.equal(h['x-app-fr'], 'default');
     assert.match(h['accept-language'] ?? '', /^zh-CN/);
     assert.match(h['x-exp-groups'] ?? '', /mainchat_server_app:exp:A/);
     assert.equal(h.origin, mock.url);
     assert.equal(h.referer, `${mock.url}/main/alltoolsdetail`);
+    // The account's device id: the device_id claim of its access token (spec 12.1).
+    assert.equal(h['x-device-id'], claims.device_id);
     assert.match(h['x-device-id'] ?? '', /^[0-9a-f]{32}$/);
     assert.match(h['x-request-id'] ?? '', /^[0-9a-f]{32}$/);
     for (const name of ['sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'cache-control', 'pragma'])
@@ -90,9 +93,14 @@ describe('the upstream requests', () => {
     assert.equal(body.messages[0].role, 'user');
     assert.equal(body.messages[0].content[0].type, 'text');
     assert.equal(promptOf(s), PLAIN_PROMPT + '\n', 'one message: pass-through prompt');
-    assert.equal(body.meta_data.is_networking, true);
-    assert.equal(body.meta_data.platform, 'pc');
-    assert.ok(!('chat_mode' in body.meta_data), 'glm-4: no chat_mode');
+    assert.equal(body.project_id, '');
+    assert.equal(body.chat_type, 'user_chat');
+    assert.deepEqual(body.meta_data, {
+      cogview: { rm_label_watermark: false }, is_test: false, input_question_type: 'xxxx', channel: '',
+      draft_id: '', chat_mode: '', reasoning_effort: 'low', selected_model: 'glm-5.3', is_networking: true,
+      quote_log_id: '', platform: 'pc',
+    }, 'glm-4: the 2026 body, fast tier of glm-5.3');
+    assert.deepEqual(Object.keys(body), ['assistant_id', 'conversation_id', 'project_id', 'chat_type', 'meta_data', 'messages']);
 
     const del = await deleteFor(mark, r.chunks[0].id);
     assert.ok(del, 'a delete call follows the answer');
@@ -141,18 +149,58 @@ describe('the upstream requests', () => {
     assert.equal(promptOf(s), `<|assistant|>\n看这张图  和文件 \n<|user|>\n${PLAIN_PROMPT}\n<|assistant|>\n`);
   });
 
-  for (const [model, mode] of [['glm-4', undefined], ['glm-4-think', 'zero'], ['glm-4-zero', 'zero'],
-                               ['glm-4-deepresearch', 'deep_research']]) {
-    test(`model ${model} sends chat_mode ${mode ?? '(none)'}`, async () => {
+  // Model name and reasoning_effort -> what the mock received (spec 12.4 and the README's table).
+  const ROUTES = [
+    ['glm-5.3', undefined, 'glm-5.3', '', 'low'],
+    ['glm-5.3-flash', undefined, 'glm-5.3-flash', '', 'low'],
+    ['glm-5.3-thinking', undefined, 'glm-5.3', 'thinking', 'high'],
+    ['glm-5.3-flash-thinking', undefined, 'glm-5.3-flash', 'thinking', 'high'],
+    ['glm-5.3-deep-thinking', undefined, 'glm-5.3', 'deep_thinking', 'max'],
+    ['glm-5.3-deepresearch', undefined, 'glm-5.3', 'deep_research', undefined],
+    ['glm-4', undefined, 'glm-5.3', '', 'low'],
+    ['glm-4-plus', undefined, 'glm-5.3', '', 'low'],
+    ['glm-4-flash', undefined, 'glm-5.3-flash', '', 'low'],
+    ['glm-4-think', undefined, 'glm-5.3', 'thinking', 'high'],
+    ['glm-4-zero', undefined, 'glm-5.3', 'thinking', 'high'],
+    ['glm-4-deepresearch', undefined, 'glm-5.3', 'deep_research', undefined],
+    ['glm-5.3', 'none', 'glm-5.3', '', 'low'],
+    ['glm-5.3', 'minimal', 'glm-5.3', '', 'low'],
+    ['glm-5.3', 'low', 'glm-5.3', 'thinking', 'high'],
+    ['glm-5.3', 'medium', 'glm-5.3', 'thinking', 'high'],
+    ['glm-5.3-flash', 'high', 'glm-5.3-flash', 'thinking', 'high'],
+    ['glm-5.3', 'xhigh', 'glm-5.3', 'deep_thinking', 'max'],
+    ['glm-5.3-thinking', 'max', 'glm-5.3', 'deep_thinking', 'max'],
+    ['glm-5.3-deep-thinking', 'none', 'glm-5.3', '', 'low'],
+    ['glm-4-deepresearch', 'high', 'glm-5.3', 'deep_research', undefined],
+  ];
+  for (const [model, effort, selected, mode, upEffort] of ROUTES) {
+    test(`model ${model}${effort ? ` with reasoning_effort ${effort}` : ''} sends ${selected}, chat_mode "${mode}", ${upEffort ?? 'no effort'}`, async () => {
       const mark = await mock.mark();
-      const c = await server.client(newToken('mode')).chat.completions.create({ model, messages: user(PLAIN_PROMPT) });
+      const req = { model, messages: user(PLAIN_PROMPT) };
+      if (effort) req.reasoning_effort = effort;
+      const c = await server.client(newToken('mode')).chat.completions.create(req);
       assert.equal(c.model, model);
       const [s] = await mock.requestsSince(mark, PATH_STREAM);
       assert.equal(s.json.assistant_id, DEFAULT_ASSISTANT);
-      if (mode === undefined) assert.ok(!('chat_mode' in s.json.meta_data), 'no chat_mode');
-      else assert.equal(s.json.meta_data.chat_mode, mode);
+      assert.equal(s.json.meta_data.selected_model, selected);
+      assert.equal(s.json.meta_data.chat_mode, mode);
+      assert.equal(s.json.meta_data.reasoning_effort, upEffort);
+      assert.ok(!('if_plus_model' in s.json.meta_data), 'no if_plus_model in 2026');
     });
   }
+
+  test('an unknown reasoning_effort is a 400 naming the parameter', async () => {
+    const mark = await mock.mark();
+    const r = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${newToken('effort')}` },
+      body: JSON.stringify({ model: 'glm-5.3', reasoning_effort: 'extreme', messages: user(PLAIN_PROMPT) }),
+    });
+    assert.equal(r.status, 400);
+    const j = await r.json();
+    assert.equal(j.error.param, 'reasoning_effort');
+    assert.equal((await mock.requestsSince(mark, PATH_STREAM)).length, 0, 'nothing sent upstream');
+  });
 
   test('an agent id as model is sent as assistant_id (and deleted with it)', async () => {
     const agent = '65c046a531d3fcb034918abe';
@@ -264,6 +312,61 @@ describe('token refresh', () => {
   });
 });
 
+describe('2026 tokens: exp, device_id, guests', () => {
+  test("the access token is used until shortly before its JWT exp, then refreshed before it is sent", async () => {
+    // A 3 s token is used for 3/4 of its life: after 4 s the server refreshes
+    // first instead of sending the dead token (no 40103 round trip).
+    await mock.config({ access_ttl: 3 });
+    try {
+      const client = server.client(newToken('exp'));
+      await client.chat.completions.create({ model: 'glm-5.3', messages: user(PLAIN_PROMPT) });
+      await new Promise((r) => setTimeout(r, 4000));
+      const mark = await mock.mark();
+      const c = await client.chat.completions.create({ model: 'glm-5.3', messages: user(PLAIN_PROMPT) });
+      assert.equal(c.choices[0].message.content, PLAIN);
+      const reqs = (await mock.requestsSince(mark)).filter((r) => r.path === PATH_REFRESH || r.path === PATH_STREAM);
+      assert.deepEqual(reqs.map((r) => r.path), [PATH_REFRESH, PATH_STREAM], 'refresh, then one stream call');
+    } finally {
+      await mock.config({ access_ttl: 86400 });
+    }
+  });
+
+  test('X-Device-Id is the device_id of the account, the same on every call of it', async () => {
+    const token = newToken('dev');
+    const mark = await mock.mark();
+    const client = server.client(token);
+    await client.chat.completions.create({ model: 'glm-5.3', messages: user(PLAIN_PROMPT) });
+    await client.chat.completions.create({ model: 'glm-5.3', messages: user(PLAIN_PROMPT) });
+    const reqs = (await mock.requestsSince(mark)).filter((r) => r.path === PATH_STREAM || r.path === PATH_DELETE);
+    assert.ok(reqs.length >= 2);
+    const ids = new Set(reqs.map((r) => r.headers['x-device-id']));
+    assert.equal(ids.size, 1, 'one device id');
+    assert.equal([...ids][0], jwtPayload(reqs[0].headers.authorization.slice(7)).device_id);
+  });
+
+  test('a guest token is refused for chat with 401 guest_token and is not live on /token/check', async () => {
+    const guest = newToken('guest');
+    await mock.tokens(guest, 'guest');
+    const mark = await mock.mark();
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${guest}` },
+      body: JSON.stringify({ model: 'glm-5.3', messages: user(PLAIN_PROMPT) }),
+    });
+    assert.equal(res.status, 401);
+    const j = await res.json();
+    assert.equal(j.error.code, 'guest_token');
+    assert.match(j.error.message, /guest/);
+    assert.equal((await mock.requestsSince(mark, PATH_STREAM)).length, 0, 'nothing asked of the site');
+    const chk = await fetch(`${server.url}/token/check`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: guest }),
+    });
+    const r = await chk.json();
+    assert.equal(r.live, false);
+    assert.equal(r.guest, true);
+    assert.match(r.reason, /^guest token/);
+  });
+});
+
 describe('POST /token/check', () => {
   const check = async (token) => {
     const res = await fetch(`${server.url}/token/check`, {
@@ -286,6 +389,28 @@ describe('POST /token/check', () => {
   test('a dead token is not live', async () => {
     const r = await check(`dead-${newToken('check')}`);
     assert.equal(r.live, false);
+  });
+});
+
+describe('--upstream-era 2025', () => {
+  let old;
+  before(async () => { old = await startServer(mock.url, ['--upstream-era', '2025']); });
+  after(async () => { await old?.stop(); });
+
+  test('restores the 2025 body: if_plus_model, chat_mode zero, no model choice', async () => {
+    for (const [model, effort, mode] of [['glm-4', undefined, undefined], ['glm-4-think', undefined, 'zero'],
+                                         ['glm-4', 'high', 'zero'], ['glm-4-zero', 'none', undefined]]) {
+      const mark = await mock.mark();
+      const req = { model, messages: user(PLAIN_PROMPT) };
+      if (effort) req.reasoning_effort = effort;
+      await old.client(newToken('era')).chat.completions.create(req);
+      const [s] = await mock.requestsSince(mark, PATH_STREAM);
+      const meta = s.json.meta_data;
+      assert.deepEqual(Object.keys(s.json), ['assistant_id', 'conversation_id', 'messages', 'meta_data']);
+      assert.equal(meta.if_plus_model, true);
+      assert.equal(meta.chat_mode, mode, `${model} ${effort}`);
+      assert.ok(!('selected_model' in meta) && !('reasoning_effort' in meta) && !('cogview' in meta));
+    }
   });
 });
 
