@@ -21,6 +21,9 @@ enum cfg_profile { CFG_PROFILE_AUTO, CFG_PROFILE_V1, CFG_PROFILE_V2 }; /* auto|v
 enum cfg_delete { CFG_DELETE_ALWAYS, CFG_DELETE_NEVER, CFG_DELETE_UNLESS_CONTINUED };
 enum cfg_think { CFG_THINK_REASONING, CFG_THINK_INLINE, CFG_THINK_HIDDEN };
 enum cfg_state { CFG_STATE_SQLITE, CFG_STATE_REDIS };                 /* sqlite|redis */
+/* auto = what upstream-era says (2026: chat_upload, 2025: file_upload) */
+enum cfg_upload { CFG_UPLOAD_AUTO, CFG_UPLOAD_CHAT, CFG_UPLOAD_FILE }; /* auto|chat_upload|file_upload */
+enum cfg_delete_call { CFG_DELETE_CALL_AUTO, CFG_DELETE_CALL_BULK, CFG_DELETE_CALL_ONE }; /* auto|bulk_delete|delete */
 
 struct config {
     /* serving */
@@ -45,7 +48,11 @@ struct config {
     char *path_refresh;
     char *path_stream;
     char *path_delete;
+    char *path_bulk_delete;
+    int delete_call;         /* enum cfg_delete_call */
     char *path_upload;
+    char *path_chat_upload;
+    int upload_call;         /* enum cfg_upload */
     char *sign_secret;
     char *default_assistant;
     char *drawing_assistant;

@@ -1134,8 +1134,8 @@ static void start_attachments(void *arg)
     }
     j->upload_account = j->job.at.account;
     attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-    j->urun = upload_run_start(app.curl, j->uploads, j->job.at.access, j->job.rid, on_uploaded,
-                               j);
+    j->urun = upload_run_start(app.curl, j->uploads, j->job.at.access,
+                               j->route.assistant_id, j->job.rid, on_uploaded, j);
     if (!j->urun) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
         client_error(j, 500, NULL, "could not start the attachment downloads");

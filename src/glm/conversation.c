@@ -12,19 +12,44 @@
 #include "log.h"
 #include "net/curl_loop.h"
 #include "net/xfer.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
+
+/* At most this many conversation ids in one bulk_delete call. */
+#define BULK_MAX 50
+/* At most this many ids wait for one account's call in flight; more are not
+ * deleted (and logged). */
+#define QUEUE_MAX 1000
+
+struct delete_group;
 
 struct delete_call {
     char rid[48];
-    char conv[64];
+    char conv[64];              /* the first id, for the log */
+    size_t n;                   /* ids in the call */
     struct xfer *call;
+    struct delete_group *group; /* bulk_delete: the account's queue; NULL for delete */
     struct delete_call *prev, *next;
+};
+
+/* bulk_delete of one access token and assistant: one call at a time; ids
+ * asked for meanwhile wait and go together in the next call (spec 12.6). */
+struct delete_group {
+    struct strmap_node node;
+    char *key;                  /* assistant id, '\n', access token */
+    char *token;
+    char assistant[65];
+    char rid[48];               /* the request of the oldest waiting id */
+    char **queued;
+    size_t nqueued;
+    struct delete_call *call;   /* in flight */
 };
 
 /* Calls in flight, so that a forced stop can cancel them. */
 static struct delete_call *calls;
 static unsigned ncalls;
 static struct curl_loop *loop;
+static struct strmap groups;
 
 void glm_conversation_init(struct curl_loop *l)
 {
@@ -34,6 +59,12 @@ void glm_conversation_init(struct curl_loop *l)
 unsigned glm_conversation_pending(void)
 {
     return ncalls;
+}
+
+int glm_conversation_bulk(void)
+{
+    return cfg.delete_call == CFG_DELETE_CALL_BULK ||
+           (cfg.delete_call == CFG_DELETE_CALL_AUTO && cfg.upstream_era == CFG_ERA_2026);
 }
 
 static void unlink_call(struct delete_call *d)
@@ -47,15 +78,30 @@ static void unlink_call(struct delete_call *d)
     ncalls--;
 }
 
+static void group_free(struct delete_group *g)
+{
+    strmap_del(&groups, &g->node);
+    for (size_t i = 0; i < g->nqueued; i++)
+        free(g->queued[i]);
+    free(g->queued);
+    free(g->key);
+    free(g->token);
+    free(g);
+}
+
 void glm_conversation_cancel_all(void)
 {
     while (calls) {
         struct delete_call *d = calls;
         unlink_call(d);
         xfer_cancel(d->call);
+        if (d->group)
+            group_free(d->group);
         free(d);
     }
 }
+
+static void start_bulk(struct delete_group *g);
 
 static void delete_done(struct xfer *c, enum xfer_result res, long status, const char *body,
                         size_t len, void *arg)
@@ -63,34 +109,45 @@ static void delete_done(struct xfer *c, enum xfer_result res, long status, const
     struct delete_call *d = arg;
     unlink_call(d);
     struct glm_answer ans;
+    char more[32] = "";
+    if (d->n > 1)
+        snprintf(more, sizeof(more), " and %zu more", d->n - 1);
     if (res != XFER_OK) {
-        LOGR(LOG_WARN, d->rid, "deleting conversation %s failed: %s", d->conv, xfer_error(c));
+        LOGR(LOG_WARN, d->rid, "deleting conversation %s%s failed: %s", d->conv, more,
+             xfer_error(c));
     } else {
         glm_answer_read(status, body, len, 0, &ans);
         if (ans.verdict != GLM_OK)
-            LOGR(LOG_WARN, d->rid, "deleting conversation %s: chatglm.cn answered HTTP %ld",
-                 d->conv, status);
+            LOGR(LOG_WARN, d->rid, "deleting conversation %s%s: chatglm.cn answered HTTP %ld",
+                 d->conv, more, status);
         else
-            LOGR(LOG_DEBUG, d->rid, "conversation %s deleted", d->conv);
+            LOGR(LOG_DEBUG, d->rid, "conversation %s%s deleted", d->conv, more);
     }
+    struct delete_group *g = d->group;
     free(d);
+    if (g) {
+        g->call = NULL;
+        if (g->nqueued)
+            start_bulk(g);
+        else
+            group_free(g);
+    }
 }
 
-void glm_conversation_delete(const char *access_token, const char *assistant_id,
-                             const char *conversation_id, const char *rid)
+/* Starts one call with body on path; NULL when it could not start. */
+static struct delete_call *start_call(const char *path, const char *token, const char *assistant_id,
+                                      const char *text, const char *rid, const char *first,
+                                      size_t n)
 {
     struct delete_call *d = xcalloc(1, sizeof(*d));
     snprintf(d->rid, sizeof(d->rid), "%s", rid ? rid : "");
-    snprintf(d->conv, sizeof(d->conv), "%s", conversation_id);
-    json_t *body = json_pack("{s:s, s:s}", "assistant_id", assistant_id, "conversation_id",
-                             conversation_id);
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(body);
+    snprintf(d->conv, sizeof(d->conv), "%s", first);
+    d->n = n;
     char referer[512];
     glm_assistant_referer(assistant_id, referer, sizeof(referer));
     const struct glm_call call = {
-        .path = cfg.path_delete,
-        .token = access_token,
+        .path = path,
+        .token = token,
         .referer = referer,
         .body = text,
         .body_len = strlen(text),
@@ -100,15 +157,84 @@ void glm_conversation_delete(const char *access_token, const char *assistant_id,
     };
     static const struct xfer_cbs cbs = { .on_done = delete_done };
     d->call = glm_call_start(loop, &call, &cbs, d);
-    if (d->call) {
-        ncalls++;
-        d->next = calls;
-        if (calls)
-            calls->prev = d;
-        calls = d;
-    } else {
+    if (!d->call) {
         LOGR(LOG_WARN, d->rid, "could not start deleting conversation %s", d->conv);
         free(d);
+        return NULL;
     }
+    ncalls++;
+    d->next = calls;
+    if (calls)
+        calls->prev = d;
+    calls = d;
+    return d;
+}
+
+/* One bulk_delete call with up to BULK_MAX of the group's waiting ids. */
+static void start_bulk(struct delete_group *g)
+{
+    size_t n = g->nqueued < BULK_MAX ? g->nqueued : BULK_MAX;
+    json_t *ids = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(ids, json_string(g->queued[i]));
+    /* The captured body (S9): the ids, then the assistant. */
+    json_t *body = json_pack("{s:o, s:s}", "conversation_ids", ids, "assistant_id", g->assistant);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    g->call = start_call(cfg.path_bulk_delete, g->token, g->assistant, text, g->rid,
+                         g->queued[0], n);
+    free(text);
+    if (g->call)
+        g->call->group = g;
+    for (size_t i = 0; i < n; i++)
+        free(g->queued[i]);
+    memmove(g->queued, g->queued + n, (g->nqueued - n) * sizeof(*g->queued));
+    g->nqueued -= n;
+    if (!g->call)
+        group_free(g);
+}
+
+static void bulk_delete(const char *access_token, const char *assistant_id,
+                        const char *conversation_id, const char *rid)
+{
+    size_t kn = strlen(assistant_id) + strlen(access_token) + 2;
+    char *key = xmalloc(kn);
+    snprintf(key, kn, "%s\n%s", assistant_id, access_token);
+    struct strmap_node *node = strmap_get(&groups, key);
+    struct delete_group *g = node ? STRMAP_ENTRY(node, struct delete_group, node) : NULL;
+    if (!g) {
+        g = xcalloc(1, sizeof(*g));
+        g->key = key;
+        key = NULL;
+        g->token = xstrdup(access_token);
+        snprintf(g->assistant, sizeof(g->assistant), "%s", assistant_id);
+        g->queued = xcalloc(QUEUE_MAX, sizeof(*g->queued));
+        strmap_put(&groups, &g->node, g->key);
+    }
+    free(key);
+    if (g->nqueued == QUEUE_MAX) {
+        LOGR(LOG_WARN, rid, "conversation %s is not deleted: %d deletions of its account wait",
+             conversation_id, QUEUE_MAX);
+        return;
+    }
+    if (g->nqueued == 0)
+        snprintf(g->rid, sizeof(g->rid), "%s", rid ? rid : "");
+    g->queued[g->nqueued++] = xstrdup(conversation_id);
+    if (!g->call)
+        start_bulk(g);
+}
+
+void glm_conversation_delete(const char *access_token, const char *assistant_id,
+                             const char *conversation_id, const char *rid)
+{
+    if (glm_conversation_bulk()) {
+        bulk_delete(access_token, assistant_id, conversation_id, rid);
+        return;
+    }
+    json_t *body = json_pack("{s:s, s:s}", "assistant_id", assistant_id, "conversation_id",
+                             conversation_id);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    (void)start_call(cfg.path_delete, access_token, assistant_id, text, rid, conversation_id, 1);
     free(text);
 }

@@ -1,5 +1,10 @@
-/* Deleting a conversation after its answer (protocol spec 8.5, 9.4): a
- * background call that outlives the request that asked for it. */
+/* Deleting a conversation after its answer (protocol spec 8.5, 9.4, 12.6): a
+ * background call that outlives the request that asked for it. Today's site
+ * (delete-call bulk_delete, or auto with upstream-era 2026) takes
+ * mainchat-api/conversation/bulk_delete {"conversation_ids":[...],
+ * "assistant_id"}: one call at a time per access token and assistant, the
+ * ids asked for meanwhile go together in the next (up to 50 a call). The
+ * 2025 site: assistant/conversation/delete, one call per conversation. */
 #ifndef GLM_CONVERSATION_H
 #define GLM_CONVERSATION_H
 
@@ -11,6 +16,9 @@ void glm_conversation_init(struct curl_loop *loop);
 /* Fire and forget; rid names the request in the log. All strings are copied. */
 void glm_conversation_delete(const char *access_token, const char *assistant_id,
                              const char *conversation_id, const char *rid);
+
+/* 1 when deletions go through bulk_delete. */
+int glm_conversation_bulk(void);
 
 /* Stops every deletion still in flight (a forced stop). */
 void glm_conversation_cancel_all(void);

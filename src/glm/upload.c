@@ -110,6 +110,8 @@ struct upload_run {
     int starting;               /* inside upload_run_start */
     char *access;
     char rid[48];
+    char assistant[65];         /* chat_upload's assistant_id */
+    int chat;                   /* chat_upload and the 2026 items (spec 12.3, 12.5) */
     CURL *mime_easy;            /* for curl_mime_init; lives as long as the run */
     upload_done_fn *done;
     void *arg;
@@ -142,6 +144,44 @@ void upload_run_cancel(struct upload_run *r)
         run_free(r);
 }
 
+/* A string of the upload result, or fallback. */
+static const char *res_str(const json_t *res, const char *key, const char *key2,
+                           const char *fallback)
+{
+    const char *v = json_string_value(json_object_get(res, key));
+    if (!v && key2)
+        v = json_string_value(json_object_get(res, key2));
+    return v ? v : fallback;
+}
+
+static json_int_t res_int(const json_t *res, const char *key, json_int_t fallback)
+{
+    const json_t *v = json_object_get(res, key);
+    return json_is_integer(v) ? json_integer_value(v) : fallback;
+}
+
+/* The 2026 attachment item of one chat_upload result (spec 12.3): the image
+ * form S17 reports as captured, the file form of S18. order counts within
+ * its list. */
+static json_t *item_2026(const struct upload_job *j, size_t order)
+{
+    const json_t *res = j->result;
+    const char *id = res_str(res, "file_id", "source_id", "");
+    const char *url = res_str(res, "file_url", "url", "");
+    const char *name = res_str(res, "file_name", NULL, j->name);
+    json_int_t size = res_int(res, "file_size", (json_int_t)j->len);
+    if (j->is_image)
+        return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "file_name", name, "file_id", id,
+                         "image_url", url, "file_size", size, "order", (json_int_t)order,
+                         "width", res_int(res, "width", 0), "height", res_int(res, "height", 0));
+    const char *dot = strrchr(j->name, '.');
+    const char *type = res_str(res, "file_type", NULL, dot ? dot + 1 : "");
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:i, s:[s], s:s, s:i, s:i}", "file_id", id,
+                     "file_url", url, "file_name", name, "file_size", size, "file_type", type,
+                     "order", (json_int_t)order, "maxReadPercent", 0, "cover_images", "", "url",
+                     url, "width", 0, "height", 0);
+}
+
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -151,13 +191,16 @@ static void finish_cb(evutil_socket_t fd, short what, void *arg)
     if (!r->failed)
         for (size_t i = 0; i < r->n; i++) {
             struct upload_job *j = &r->jobs[i];
-            if (!j->is_image) {
+            json_t *list = j->is_image ? images : files;
+            if (r->chat) {
+                json_array_append_new(list, item_2026(j, json_array_size(list)));
+            } else if (!j->is_image) {
                 json_array_append(files, j->result);
-                continue;
+            } else {
+                json_t *img = json_copy(j->result);
+                json_object_set(img, "image_url", json_object_get(img, "file_url"));
+                json_array_append_new(images, img);
             }
-            json_t *img = json_copy(j->result);
-            json_object_set(img, "image_url", json_object_get(img, "file_url"));
-            json_array_append_new(images, img);
         }
     r->done(r->arg, r->failed ? &r->err : NULL, files, images);
     json_decref(files);
@@ -238,10 +281,23 @@ static void upload_done(struct xfer *c, enum xfer_result res, long status, const
     else if (upload_answer(status, body, len, &j->result, &j->is_image, why, sizeof(why)) < 0)
         job_fail(j, 502, "upload_failed", "%s: chatglm.cn did not take %s: %s", j->item->param,
                  j->name, why);
-    else
+    else if (j->run->chat)
+        /* chat_upload: what was sent as an image is one */
+        j->is_image = strncmp(j->mime, "image/", 6) == 0;
+    if (j->result)
         LOGR(LOG_DEBUG, j->run->rid, "attachment %s uploaded as %s (%s, %zu bytes)",
              j->item->param, j->is_image ? "image" : "file", j->mime, j->len);
     job_over(j);
+}
+
+/* A plain form field of a multipart body. */
+static int add_field(curl_mime *mime, const char *name, const char *value)
+{
+    curl_mimepart *p = curl_mime_addpart(mime);
+    return p && curl_mime_name(p, name) == CURLE_OK &&
+                   curl_mime_data(p, value, CURL_ZERO_TERMINATED) == CURLE_OK
+               ? 0
+               : -1;
 }
 
 /* Starts the upload of j's bytes; on failure marks the run failed. */
@@ -253,18 +309,24 @@ static void upload_start(struct upload_job *j)
     if (!part || curl_mime_name(part, "file") != CURLE_OK ||
         curl_mime_filename(part, j->name) != CURLE_OK ||
         curl_mime_type(part, j->mime) != CURLE_OK ||
-        curl_mime_data_cb(part, (curl_off_t)j->len, mime_read, mime_seek, NULL, j) != CURLE_OK) {
+        curl_mime_data_cb(part, (curl_off_t)j->len, mime_read, mime_seek, NULL, j) != CURLE_OK ||
+        (r->chat && (add_field(mime, "from", "chat") < 0 ||
+                     add_field(mime, "assistant_id", r->assistant) < 0))) {
         curl_mime_free(mime);
         job_fail(j, 500, "upload_failed", "%s: could not build the upload", j->item->param);
         return;
     }
     char referer[600];
-    snprintf(referer, sizeof(referer), "%s/", cfg.upstream);
-    /* Uploads are not signed, and their body is multipart. */
+    if (r->chat)
+        glm_assistant_referer(r->assistant, referer, sizeof(referer));
+    else
+        snprintf(referer, sizeof(referer), "%s/", cfg.upstream);
+    /* file_upload (2025) is not signed; chat_upload is, like every call of
+     * today's web app (spec 12.5). The body is multipart. */
     const struct glm_call c = {
-        .path = cfg.path_upload,
+        .path = r->chat ? cfg.path_chat_upload : cfg.path_upload,
         .token = r->access,
-        .no_sign = 1,
+        .no_sign = !r->chat,
         .referer = referer,
         .mime = mime,
         .idle_timeout = cfg.idle_timeout,
@@ -337,11 +399,19 @@ static void fetched(void *arg, struct fetch_result *res)
     job_over(j);
 }
 
+int upload_uses_chat_upload(void)
+{
+    return cfg.upload_call == CFG_UPLOAD_CHAT ||
+           (cfg.upload_call == CFG_UPLOAD_AUTO && cfg.upstream_era == CFG_ERA_2026);
+}
+
 struct upload_run *upload_run_start(struct curl_loop *loop, struct upload_list *l,
-                                    const char *access_token, const char *rid,
-                                    upload_done_fn *done, void *arg)
+                                    const char *access_token, const char *assistant_id,
+                                    const char *rid, upload_done_fn *done, void *arg)
 {
     struct upload_run *r = xcalloc(1, sizeof(*r));
+    r->chat = upload_uses_chat_upload();
+    snprintf(r->assistant, sizeof(r->assistant), "%s", assistant_id ? assistant_id : "");
     r->n = l->n;
     r->jobs = xcalloc(r->n, sizeof(*r->jobs));
     r->access = xstrdup(access_token);

@@ -21,8 +21,8 @@ struct curl_loop;
 struct fetch_opts;
 struct upload_run;
 
-/* files and images: arrays of file_upload results in attachment order
- * (images with image_url = file_url), borrowed for the call. err is NULL on
+/* files and images: arrays of attachment items in attachment order
+ * (upload_uses_chat_upload says which shape), borrowed for the call. err is NULL on
  * success. The run is freed when this returns. */
 typedef void upload_done_fn(void *arg, const struct upload_error *err, json_t *files,
                             json_t *images);
@@ -32,8 +32,16 @@ typedef void upload_done_fn(void *arg, const struct upload_error *err, json_t *f
  * once, from the event loop (never before this returns), unless the run is
  * cancelled. Returns NULL only if nothing could be started. */
 struct upload_run *upload_run_start(struct curl_loop *loop, struct upload_list *l,
-                                    const char *access_token, const char *rid,
-                                    upload_done_fn *done, void *arg);
+                                    const char *access_token, const char *assistant_id,
+                                    const char *rid, upload_done_fn *done, void *arg);
+/* 1 when uploads go to chat_upload (upload-call, or upstream-era 2026 for
+ * auto): signed, with from=chat and the chat's assistant_id, and the results
+ * become the 2026 attachment items (spec 12.3, 12.5):
+ *   image: {file_name, file_id, image_url, file_size, order, width, height}
+ *   file:  {file_id, file_url, file_name, file_size, file_type, order,
+ *           maxReadPercent:0, cover_images:[""], url, width:0, height:0}
+ * Otherwise file_upload (spec 8.4) and its results as they are. */
+int upload_uses_chat_upload(void);
 /* Stops every download and upload without calling done. Accepts NULL. */
 void upload_run_cancel(struct upload_run *r);
 

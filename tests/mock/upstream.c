@@ -463,14 +463,37 @@ out:
     json_decref(body);
 }
 
-static void handle_upload(struct evhttp_request *req)
+/* 1 when the multipart body has the field name with exactly value (a
+ * non-empty one when value is NULL). */
+static int form_field(struct evhttp_request *req, const char *body, size_t len, const char *name,
+                      const char *value)
+{
+    struct mock_part f;
+    if (mock_multipart_find(mock_header(req, "Content-Type"), body, len, name, &f) < 0)
+        return 0;
+    if (!value)
+        return f.len > 0;
+    return f.len == strlen(value) && memcmp(f.data, value, f.len) == 0;
+}
+
+/* file_upload (2025, not signed) and chat_upload (2026: signed, access
+ * token, from=chat and assistant_id fields; spec 12.5). */
+static void handle_upload(struct mock *m, struct evhttp_request *req, int chat)
 {
     size_t len;
     const char *body = mock_body(req, &len);
     struct mock_part part;
+    if (chat && !signature_ok(m, req)) {
+        mock_reply_case(m, req, "missing-signature-40001");
+        return;
+    }
+    if (chat && !authorize(m, req))
+        return;
     /* The server must send a filename and a Content-Type with the part. */
     if (mock_multipart_find(mock_header(req, "Content-Type"), body, len, "file", &part) < 0 ||
-        !part.filename[0] || !part.content_type[0]) {
+        !part.filename[0] || !part.content_type[0] ||
+        (chat && (!form_field(req, body, len, "from", "chat") ||
+                  !form_field(req, body, len, "assistant_id", NULL)))) {
         mock_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 40001, "message",
                                             "bad request(40001)"));
         return;
@@ -496,11 +519,20 @@ static void handle_upload(struct evhttp_request *req)
     buf_init(&name, 2 * sizeof(part.filename));
     if (mock_utf8_sanitize(&name, part.filename, strlen(part.filename)) < 0)
         buf_reset(&name);
-    LOG(LOG_INFO, "file_upload %zu bytes (%s)", part.len, image ? "image" : "document");
-    json_t *result = json_pack("{s:s, s:s, s:I, s:s, s:i, s:i, s:s}", "file_id", id,
-                               "file_name", buf_cstr(&name), "file_size", (json_int_t)part.len,
-                               "file_url", url, "width", image ? 1024 : 0, "height",
-                               image ? 768 : 0, "source_id", source);
+    LOG(LOG_INFO, "%s %zu bytes (%s)", chat ? "chat_upload" : "file_upload", part.len,
+        image ? "image" : "document");
+    json_t *result;
+    if (chat)
+        /* S18's fields; source_id too, with the same value (spec 12.5) */
+        result = json_pack("{s:s, s:s, s:s, s:I, s:s, s:[], s:i, s:i, s:s}", "file_id", source,
+                           "file_url", url, "file_name", buf_cstr(&name), "file_size",
+                           (json_int_t)part.len, "file_type", ext, "cover_images", "width",
+                           image ? 1024 : 0, "height", image ? 768 : 0, "source_id", source);
+    else
+        result = json_pack("{s:s, s:s, s:I, s:s, s:i, s:i, s:s}", "file_id", id,
+                           "file_name", buf_cstr(&name), "file_size", (json_int_t)part.len,
+                           "file_url", url, "width", image ? 1024 : 0, "height",
+                           image ? 768 : 0, "source_id", source);
     buf_cleanup(&name);
     mock_reply_json(req, 200, envelope(req, result));
 }
@@ -514,6 +546,7 @@ void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char
         "/chatglm/backend-api/assistant/conversation/delete",
         "/chatglm/mainchat-api/conversation/bulk_delete",
         "/chatglm/backend-api/assistant/file_upload",
+        "/chatglm/productivity-api/file/chat_upload",
     };
     size_t r = 0;
     while (r < sizeof(routes) / sizeof(routes[0]) && strcmp(path, routes[r]) != 0)
@@ -533,6 +566,7 @@ void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char
     case 2: handle_stream(m, req); break;
     case 3: handle_delete(m, req, 0); break;
     case 4: handle_delete(m, req, 1); break;
-    default: handle_upload(req); break;
+    case 5: handle_upload(m, req, 0); break;
+    default: handle_upload(m, req, 1); break;
     }
 }

@@ -207,6 +207,9 @@ TEST(setup_a_loopback_server_and_the_settings)
     snprintf(v, sizeof(v), "127.0.0.1:%d", port);
     set_str(&cfg.fetch_allow, v);
     cfg.fetch_timeout = 2;
+    /* The runs here are of file_upload (2025); chat_upload and its items are
+     * checked end to end (tests/e2e/test/files.test.js). */
+    cfg.upload_call = CFG_UPLOAD_FILE;
     CHECK(port > 0);
 }
 
@@ -240,7 +243,7 @@ static struct run_out run(const char *parts)
     CHECK(l != NULL);
     if (!l)
         return o;
-    struct upload_run *r = upload_run_start(loop, l, "access-token", "rid-1", run_done, &o);
+    struct upload_run *r = upload_run_start(loop, l, "access-token", "65940acff94777010aa6b796", "rid-1", run_done, &o);
     CHECK(r != NULL);
     CHECK_INT(o.done, 0);
     struct timespec t0, now;
@@ -416,7 +419,7 @@ TEST(a_cancelled_run_calls_nothing)
     struct upload_list *l = parse(json, 10, 1 << 20, &rc);
     struct run_out o;
     memset(&o, 0, sizeof(o));
-    struct upload_run *r = upload_run_start(loop, l, "t", NULL, run_done, &o);
+    struct upload_run *r = upload_run_start(loop, l, "t", NULL, NULL, run_done, &o);
     for (int i = 0; i < 5; i++)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     upload_run_cancel(r);

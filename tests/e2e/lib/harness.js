@@ -20,7 +20,11 @@ export const SIGN_SECRET = '8a1317a7468aa3ad86e997d08f3f31cb';
 export const DEFAULT_ASSISTANT = '65940acff94777010aa6b796';
 export const PATH_REFRESH = '/chatglm/user-api/user/refresh';
 export const PATH_STREAM = '/chatglm/backend-api/assistant/stream';
-export const PATH_DELETE = '/chatglm/backend-api/assistant/conversation/delete';
+// Deletions: bulk_delete on today's site, conversation/delete with --upstream-era 2025.
+export const PATH_DELETE = '/chatglm/mainchat-api/conversation/bulk_delete';
+export const PATH_DELETE_2025 = '/chatglm/backend-api/assistant/conversation/delete';
+export const PATH_CHAT_UPLOAD = '/chatglm/productivity-api/file/chat_upload';
+export const PATH_UPLOAD_2025 = '/chatglm/backend-api/assistant/file_upload';
 
 // GLM_WRAP: a command to run the server and the mock under, split on spaces
 // (scripts/valgrind-test.sh sets "valgrind ..."); such a run is slow, so it

@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { BadRequestError } from 'openai';
 import {
-  startMock, startServer, newToken, collect, rejection, promptOf, assertCleanExit, DEFAULT_ASSISTANT,
+  startMock, startServer, newToken, collect, rejection, promptOf, assertCleanExit, assertSigned, DEFAULT_ASSISTANT,
   PATH_STREAM,
 } from '../lib/harness.js';
 import { startFileServer, PNG, REPORT } from '../lib/fileserver.js';
 
-const PATH_UPLOAD = '/chatglm/backend-api/assistant/file_upload';
+const PATH_UPLOAD = '/chatglm/productivity-api/file/chat_upload';
 const VISION = '图片中是一个蓝色背景下的标志：左侧是由多个蓝色圆点组成的圆形图案，右侧是“智谱·AI”四个字，字体为蓝色。';
 const PNG_URL = `data:image/png;base64,${PNG.toString('base64')}`;
 
@@ -74,17 +74,18 @@ function multipart(req) {
   });
 }
 
-// What the mock's file_upload answers for a file, in its key order.
+// The 2026 attachment item (spec 12.3) of what the mock's chat_upload answered, in its key order.
 function uploadResult(actual, filename, size, isImage) {
-  assert.match(actual.file_id, new RegExp(`^chatglm4/[0-9a-f-]{36}\\.${filename.split('.').pop()}$`));
-  assert.match(actual.source_id, /^[0-9a-f]{24}$/);
-  const r = {
-    file_id: actual.file_id, file_name: filename, file_size: size,
-    file_url: `https://sfile.chatglm.cn/${actual.file_id}`,
-    width: isImage ? 1024 : 0, height: isImage ? 768 : 0, source_id: actual.source_id,
+  assert.match(actual.file_id, /^[0-9a-f]{24}$/);
+  const ext = filename.split('.').pop();
+  const url = isImage ? actual.image_url : actual.file_url;
+  assert.match(url, new RegExp(`^https://sfile\\.chatglm\\.cn/chatglm4/[0-9a-f-]{36}\\.${ext}$`));
+  if (isImage)
+    return { file_name: filename, file_id: actual.file_id, image_url: url, file_size: size, order: 0, width: 1024, height: 768 };
+  return {
+    file_id: actual.file_id, file_url: url, file_name: filename, file_size: size, file_type: ext, order: 0,
+    maxReadPercent: 0, cover_images: [''], url, width: 0, height: 0,
   };
-  if (isImage) r.image_url = r.file_url;
-  return r;
 }
 
 async function uploadsAndStream(mark) {
@@ -107,12 +108,14 @@ describe('attachments are uploaded and sent upstream', () => {
     assert.equal(uploads.length, 2, 'two uploads');
     const parts = uploads.map((u) => {
       assert.equal(u.method, 'POST');
-      assert.ok(!('x-sign' in u.headers), 'uploads are not signed');
+      assertSigned(u.headers, 'chat_upload');
       assert.match(u.headers.authorization ?? '', /^Bearer .+\..+\..+$/, 'the access token');
-      assert.equal(u.headers.referer, `${mock.url}/`);
+      assert.equal(u.headers.referer, `${mock.url}/main/alltoolsdetail`);
       const p = multipart(u);
-      assert.equal(p.length, 1, 'one part');
-      assert.equal(p[0].name, 'file', 'field "file"');
+      // spec 12.5: the file, from=chat, the chat's assistant
+      assert.deepEqual(p.map((x) => x.name), ['file', 'from', 'assistant_id']);
+      assert.equal(p[1].body, 'chat');
+      assert.equal(p[2].body, DEFAULT_ASSISTANT);
       return p[0];
     }).sort((a, b) => a.type.localeCompare(b.type));
     const [img, doc] = parts;
@@ -167,7 +170,7 @@ describe('attachments are uploaded and sent upstream', () => {
     assert.deepEqual(content.map((c) => c.type), ['text', 'file', 'image']);
     assert.equal(content[1].file[0].file_name, 'report.txt');
     assert.equal(content[2].image[0].file_name, 'pic.png');
-    assert.equal(content[2].image[0].image_url, content[2].image[0].file_url);
+    assert.match(content[2].image[0].image_url, /^https:\/\/sfile\.chatglm\.cn\/.*\.png$/);
   });
 
   test('several attachments are downloaded at the same time', async () => {

@@ -130,7 +130,7 @@ describe('images.generate', () => {
     const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE))[0]);
     assert.ok(del, 'the conversation is deleted');
     assert.equal(del.json.assistant_id, DRAWING);
-    assert.match(del.json.conversation_id, /^[0-9a-f]{24}$/);
+    assert.match(del.json.conversation_ids[0], /^[0-9a-f]{24}$/);
   });
 
   test('a prompt that already says 画 is sent as it is; a size without a ratio is left out', async () => {

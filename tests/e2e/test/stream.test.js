@@ -78,7 +78,7 @@ describe('client aborts', () => {
       assert.ok(closed, `streams_open back to 0 within a second (${(await mock.stats()).streams_open})`);
       assert.ok(Date.now() - t0 <= 1500);
       const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE))
-        .find((q) => q.json?.conversation_id === id), 2000);
+        .find((q) => q.json?.conversation_ids?.includes(id)), 2000);
       assert.ok(del, 'a delete call for the abandoned conversation');
     });
   }

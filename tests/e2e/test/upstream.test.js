@@ -8,6 +8,7 @@ import { RateLimitError } from 'openai';
 import {
   startMock, startServer, newToken, user, collect, waitFor, assertCleanExit, assertSigned,
   jwtPayload, promptOf, OBJECT_ID, DEFAULT_ASSISTANT, PATH_REFRESH, PATH_STREAM, PATH_DELETE,
+  PATH_DELETE_2025, PATH_CHAT_UPLOAD, PATH_UPLOAD_2025,
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
 
@@ -28,7 +29,7 @@ const PLAIN_PROMPT = '[[fixture:chat-plain]] 你好';
 
 // The delete call for conversation id, waiting for it (it follows the answer).
 async function deleteFor(mark, id) {
-  return waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE)).find((r) => r.json?.conversation_id === id));
+  return waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE)).find((r) => r.json?.conversation_ids?.includes(id)));
 }
 
 describe('the upstream requests', () => {
@@ -106,7 +107,7 @@ describe('the upstream requests', () => {
     assert.ok(del, 'a delete call follows the answer');
     assertSigned(del.headers, 'delete');
     assert.equal(del.headers.authorization, h.authorization, 'delete with the same access token');
-    assert.deepEqual(del.json, { assistant_id: DEFAULT_ASSISTANT, conversation_id: r.chunks[0].id });
+    assert.deepEqual(del.json, { conversation_ids: [r.chunks[0].id], assistant_id: DEFAULT_ASSISTANT });
   });
 
   test('several messages are merged into one prompt with role labels (spec 8.3)', async () => {
@@ -213,7 +214,7 @@ describe('the upstream requests', () => {
     assert.equal(s.headers.referer, `${mock.url}/main/gdetail/${agent}`);
     const del = await deleteFor(mark, c.id);
     assert.ok(del, 'a delete call');
-    assert.deepEqual(del.json, { assistant_id: agent, conversation_id: c.id });
+    assert.deepEqual(del.json, { conversation_ids: [c.id], assistant_id: agent });
   });
 
   test('a non-stream answer is followed by a delete of its conversation', async () => {
@@ -222,7 +223,7 @@ describe('the upstream requests', () => {
     assert.match(c.id, OBJECT_ID);
     const del = await deleteFor(mark, c.id);
     assert.ok(del, 'a delete call');
-    assert.deepEqual(del.json, { assistant_id: DEFAULT_ASSISTANT, conversation_id: c.id });
+    assert.deepEqual(del.json, { conversation_ids: [c.id], assistant_id: DEFAULT_ASSISTANT });
     assert.equal((await mock.requestsSince(mark, PATH_DELETE)).length, 1, 'exactly one delete');
   });
 
@@ -411,6 +412,26 @@ describe('--upstream-era 2025', () => {
       assert.equal(meta.chat_mode, mode, `${model} ${effort}`);
       assert.ok(!('selected_model' in meta) && !('reasoning_effort' in meta) && !('cogview' in meta));
     }
+  });
+
+  test('restores the 2025 upload (file_upload, not signed, the result as the item) and delete calls', async () => {
+    const png = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+    const mark = await mock.mark();
+    const c = await old.client(newToken('era-up')).chat.completions.create({
+      model: 'glm-4', messages: [{ role: 'user', content: [{ type: 'text', text: PLAIN_PROMPT }, { type: 'image_url', image_url: { url: png } }] }],
+    });
+    const reqs = await mock.requestsSince(mark);
+    const ups = reqs.filter((r) => r.path === PATH_UPLOAD_2025);
+    assert.equal(ups.length, 1, 'one file_upload');
+    assert.equal(reqs.filter((r) => r.path === PATH_CHAT_UPLOAD).length, 0, 'no chat_upload');
+    assert.ok(!('x-sign' in ups[0].headers), 'file_upload is not signed');
+    const [s] = reqs.filter((r) => r.path === PATH_STREAM);
+    const item = s.json.messages[0].content[1].image[0];
+    assert.equal(item.image_url, item.file_url, 'the 2025 item: the upload result with image_url');
+    assert.ok('source_id' in item);
+    const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE_2025)).find((r) => r.json?.conversation_id === c.id));
+    assert.deepEqual(del.json, { assistant_id: DEFAULT_ASSISTANT, conversation_id: c.id });
+    assert.equal((await mock.requestsSince(mark, PATH_DELETE)).length, 0, 'no bulk_delete');
   });
 });
 
