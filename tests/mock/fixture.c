@@ -567,6 +567,19 @@ static json_t *v2_convert(const json_t *frame, struct v2_state *vs)
     return out;
 }
 
+/* 1 when a frame has a part that is still "init". */
+static int has_init_part(const json_t *frame)
+{
+    const json_t *part;
+    size_t i;
+    json_array_foreach(json_object_get(frame, "parts"), i, part) {
+        const char *st = json_string_value(json_object_get(part, "status"));
+        if (st && strcmp(st, "init") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 struct mock_answer *mock_answer_fixture(const struct mock_fixtures *f, const char *name,
                                         const struct mock_settings *st, int heartbeat)
 {
@@ -586,6 +599,8 @@ struct mock_answer *mock_answer_fixture(const struct mock_fixtures *f, const cha
     int rc = 0;
     for (size_t i = 0; i < fx->nframes && rc == 0; i++) {
         const struct frame *fr = &fx->frames[i];
+        if (st->profile == MOCK_PROFILE_WHOLE && fr->json && has_init_part(fr->json))
+            continue; /* whole: only finished parts */
         if (verbatim || (!fr->event && !fr->data)) {
             rc = buf_append(&a->data, fr->raw, fr->raw_len);
         } else {

@@ -162,9 +162,10 @@ int mock_state_configure(struct mock_state *s, json_t *patch, char *err, size_t 
         int rc;
         if (strcmp(key, "profile") == 0) {
             const char *p = json_string_value(v);
-            rc = p && (strcmp(p, "v1") == 0 || strcmp(p, "v2") == 0) ? 0 : -1;
+            rc = p && (strcmp(p, "v1") == 0 || strcmp(p, "v2") == 0 || strcmp(p, "whole") == 0)
+                     ? 0 : -1;
             if (rc < 0)
-                snprintf(err, errlen, "profile must be \"v1\" or \"v2\"");
+                snprintf(err, errlen, "profile must be \"v1\", \"v2\" or \"whole\"");
         } else if (strcmp(key, "space") == 0 || strcmp(key, "crlf") == 0 ||
                    strcmp(key, "ascii") == 0 || strcmp(key, "signature") == 0 ||
                    strcmp(key, "strict_rotation") == 0)
@@ -183,8 +184,9 @@ int mock_state_configure(struct mock_state *s, json_t *patch, char *err, size_t 
     struct mock_settings *st = &s->settings;
     json_object_foreach(patch, key, v) {
         if (strcmp(key, "profile") == 0)
-            st->profile = strcmp(json_string_value(v), "v2") == 0 ? MOCK_PROFILE_V2
-                                                                   : MOCK_PROFILE_V1;
+            st->profile = strcmp(json_string_value(v), "v2") == 0      ? MOCK_PROFILE_V2
+                        : strcmp(json_string_value(v), "whole") == 0 ? MOCK_PROFILE_WHOLE
+                                                                     : MOCK_PROFILE_V1;
         else if (strcmp(key, "space") == 0)
             st->space = json_is_true(v);
         else if (strcmp(key, "crlf") == 0)
@@ -207,7 +209,7 @@ json_t *mock_state_settings_json(const struct mock_state *s)
 {
     const struct mock_settings *st = &s->settings;
     return json_pack("{s:s, s:b, s:b, s:b, s:i, s:b, s:b, s:I}",
-                     "profile", st->profile == MOCK_PROFILE_V2 ? "v2" : "v1",
+                     "profile", st->profile == MOCK_PROFILE_V2 ? "v2" : st->profile == MOCK_PROFILE_WHOLE ? "whole" : "v1",
                      "space", st->space, "crlf", st->crlf, "ascii", st->ascii,
                      "delay_ms", st->delay_ms, "signature", st->signature,
                      "strict_rotation", st->strict_rotation,

@@ -6,7 +6,9 @@
 
 #include <jansson.h>
 
-enum mock_profile { MOCK_PROFILE_V1, MOCK_PROFILE_V2 };
+/* v1: cumulative values; v2: deltas; whole: no init part at all, each part
+ * arrives once already finished (the browser captures of 2026, spec 12.7) */
+enum mock_profile { MOCK_PROFILE_V1, MOCK_PROFILE_V2, MOCK_PROFILE_WHOLE };
 
 struct mock_settings {
     enum mock_profile profile;

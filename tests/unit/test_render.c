@@ -160,6 +160,18 @@ struct prev_value {
     char *value;
 };
 
+/* The value kept under key, a new empty one the first time. */
+static struct prev_value *prev_of(struct prev_value *prev, size_t *nprev, const char *key)
+{
+    for (size_t k = 0; k < *nprev; k++)
+        if (!strcmp(prev[k].key, key))
+            return &prev[k];
+    struct prev_value *pv = &prev[(*nprev)++];
+    snprintf(pv->key, sizeof(pv->key), "%s", key);
+    pv->value = strdup("");
+    return pv;
+}
+
 /* Rewrites one v1 frame: inside init parts, text/think/code values become
  * the delta from that item's previous value; finish parts stay full. */
 static char *frame_to_v2(const char *frame, struct prev_value *prev, size_t *nprev)
@@ -191,15 +203,7 @@ static char *frame_to_v2(const char *frame, struct prev_value *prev, size_t *npr
             const char *v = json_string_value(json_object_get(item, field));
             char key[200];
             snprintf(key, sizeof(key), "%s#%zu", lid ? lid : "", j);
-            struct prev_value *pv = NULL;
-            for (size_t k = 0; k < *nprev; k++)
-                if (!strcmp(prev[k].key, key))
-                    pv = &prev[k];
-            if (!pv) {
-                pv = &prev[(*nprev)++];
-                snprintf(pv->key, sizeof(pv->key), "%s", key);
-                pv->value = strdup("");
-            }
+            struct prev_value *pv = prev_of(prev, nprev, key);
             char *full = strdup(v);
             size_t pl = strlen(pv->value);
             if (st && !strcmp(st, "init") && !strncmp(full, pv->value, pl))
@@ -845,6 +849,127 @@ TEST(a_long_cumulative_answer_comes_out_whole_and_once)
     buf_cleanup(&all);
     render_free(r);
     free(text);
+}
+
+/* ---- the 2026 fixtures: delta, cumulative and whole values (spec 12.7) ---- */
+
+static const char THINK_2026[] =
+    "用户问9.11和9.9哪个大。比较小数：整数部分都是9，小数部分0.11和0.90，0.90更大，所以9.9更大。";
+static const char TEXT_2026[] = "9.9 比 9.11 大。\n\n整数部分相同，比较小数部分：0.9 = 0.90 > 0.11。";
+
+/* 1 when the frame has a part still "init" (a delta or a snapshot). */
+static int has_init_part(const char *frame)
+{
+    json_t *root = json_loads(frame, 0, NULL), *part;
+    size_t i;
+    int init = 0;
+    json_array_foreach(json_object_get(root, "parts"), i, part) {
+        const char *st = json_string_value(json_object_get(part, "status"));
+        init |= st && strcmp(st, "init") == 0;
+    }
+    json_decref(root);
+    return init;
+}
+
+/* Rewrites one delta frame as cumulative: inside init parts, text and think
+ * values become everything so far of that part (prev keeps it). */
+static char *frame_to_cumulative(const char *frame, struct prev_value *prev, size_t *nprev)
+{
+    json_t *root = json_loads(frame, 0, NULL), *part;
+    size_t i;
+    json_array_foreach(json_object_get(root, "parts"), i, part) {
+        const char *st = json_string_value(json_object_get(part, "status"));
+        const char *lid = json_string_value(json_object_get(part, "logic_id"));
+        json_t *item;
+        size_t j;
+        json_array_foreach(json_object_get(part, "content"), j, item) {
+            const char *type = json_string_value(json_object_get(item, "type"));
+            if (!type || (strcmp(type, "text") != 0 && strcmp(type, "think") != 0))
+                continue;
+            const char *v = json_string_value(json_object_get(item, type));
+            char key[200];
+            snprintf(key, sizeof(key), "%s#%s", lid ? lid : "", type);
+            struct prev_value *pv = prev_of(prev, nprev, key);
+            if (st && strcmp(st, "init") == 0) {
+                size_t a = strlen(pv->value), b = strlen(v);
+                char *full = malloc(a + b + 1);
+                memcpy(full, pv->value, a);
+                memcpy(full + a, v, b + 1);
+                free(pv->value);
+                pv->value = full;
+                json_object_set_new(item, type, json_string(full));
+            }
+        }
+    }
+    char *out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return out;
+}
+
+TEST(the_2026_values_whole_cumulative_or_delta_give_one_text)
+{
+    struct frame_list delta, cumul, whole;
+    struct prev_value prev[16];
+    size_t nprev = 0;
+    frames_of("2026-think-delta.sse", &delta);
+    CHECK_INT(delta.n, 20);
+    cumul.n = whole.n = 0;
+    for (size_t i = 0; i < delta.n; i++) {
+        cumul.frames[cumul.n++] = frame_to_cumulative(delta.frames[i], prev, &nprev);
+        /* The browser's captures: each part once, already finished. */
+        if (!has_init_part(delta.frames[i]))
+            whole.frames[whole.n++] = strdup(delta.frames[i]);
+    }
+    for (size_t k = 0; k < nprev; k++)
+        free(prev[k].value);
+    CHECK(whole.n >= 4 && whole.n < delta.n);
+    struct frame_list *lists[] = { &delta, &cumul, &whole };
+    const char *names[] = { "delta", "cumulative", "whole" };
+    const enum render_profile profiles[] = { RENDER_PROFILE_AUTO, RENDER_PROFILE_V1, RENDER_PROFILE_V2 };
+    for (size_t l = 0; l < N(lists); l++)
+        for (size_t p = 0; p < N(profiles); p++) {
+            /* v1 forced on deltas and v2 forced on snapshots are wrong by design */
+            if ((l == 0 && p == 1) || (l == 1 && p == 2))
+                continue;
+            struct render_opts o = opts_of(RENDER_THINK_REASONING, RENDER_SEARCH_INLINE, profiles[p]);
+            struct result res;
+            int failed = test_failed_checks;
+            run_frames((const char *const *)lists[l]->frames, lists[l]->n, &o, 1, &res);
+            CHECK_STR(buf_cstr(&res.content), TEXT_2026);
+            CHECK_STR(buf_cstr(&res.reasoning), THINK_2026);
+            CHECK_INT(res.state, RENDER_DONE);
+            CHECK(res.takes_valid_utf8);
+            if (test_failed_checks != failed)
+                printf("# %s values, profile %zu\n", names[l], p);
+            result_cleanup(&res);
+        }
+    frames_free(&delta);
+    frames_free(&cumul);
+    frames_free(&whole);
+}
+
+TEST(the_2026_search_and_error_fixtures)
+{
+    /* cumulative, "data:" and two spaces, no event lines: the answer with
+     * its citation markers removed, the reasoning whole */
+    struct result res;
+    struct frame_list fl;
+    frames_of("2026-search-cumulative.sse", &fl); /* no event lines: run_fixture wants them */
+    CHECK_INT(fl.n, 13);
+    run_frames((const char *const *)fl.frames, fl.n, &O_DEFAULT, 1, &res);
+    frames_free(&fl);
+    CHECK_STR(buf_cstr(&res.reasoning), "用户想知道北京今天的天气，需要联网查最新预报和空气质量。");
+    CHECK(strstr(buf_cstr(&res.content),
+                 "根据最新预报，北京今天多云转晴，气温18~27℃，北风3级；空气质量良。") != NULL);
+    CHECK(strstr(buf_cstr(&res.content), "turn0search") == NULL);
+    CHECK_INT(res.state, RENDER_DONE);
+    result_cleanup(&res);
+    /* deltas cut by 10024: the text so far stands, and the error */
+    run_fixture("2026-stream-error.sse", &O_DEFAULT, 0, &res);
+    CHECK_STR(buf_cstr(&res.content), "好的，下面分三点介绍量子计算的基本原理。首先，");
+    CHECK_STR(buf_cstr(&res.reasoning), "用户想了解量子计算的基本原理，按叠加、纠缠、测量三点讲。");
+    CHECK_INT(res.err_code, 10024);
+    result_cleanup(&res);
 }
 
 TEST_MAIN()

@@ -1,5 +1,5 @@
 // Every upstream fixture through the official openai client, in the mock's
-// v1 and v2 stream profiles, streamed and not.
+// v1, v2 and whole stream profiles, streamed and not.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { APIError, InternalServerError } from 'openai';
@@ -67,6 +67,18 @@ for (const profile of ['v1', 'v2']) {
     }
   });
 }
+
+// The browser's 2026 captures: each part arrives once, already finished (spec
+// 12.7). The same answers as v1 and v2, for every fixture that finishes (the
+// cut and filtered ones have their text only in init frames).
+describe('upstream profile whole', () => {
+  before(async () => { await mock.config({ profile: 'whole' }); });
+  after(async () => { await mock.config({ profile: 'v1' }); });
+  for (const fx of [...FIXTURES, V2_DELTA].filter((f) => !f.stream.error && f.name !== 'chat-intervene')) {
+    test(`${fx.name} (whole) non-stream`, () => nonStream(fx));
+    test(`${fx.name} (whole) stream`, () => streamed(fx));
+  }
+});
 
 describe('think rendering', () => {
   const prompt = '[[fixture:chat-think]] 9.11和9.9哪个大？';
