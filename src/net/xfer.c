@@ -121,6 +121,13 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg)
 
 /* Our own idle timer: libcurl's low-speed check is coarse before the first
  * byte. Runs from the event loop, so the transfer can be stopped here. */
+/* a > b. (libevent's evutil_timercmp takes the operator as a macro
+ * argument, which cppcheck cannot parse.) */
+static int tv_later(const struct timeval *a, const struct timeval *b)
+{
+    return a->tv_sec != b->tv_sec ? a->tv_sec > b->tv_sec : a->tv_usec > b->tv_usec;
+}
+
 static void idle_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -132,9 +139,9 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
         event_base_gettimeofday_cached(c->base, &now);
         evutil_timeradd(&c->last_byte, &c->idle_tv, &due);
         c->got_bytes = 0;
-        if (evutil_timercmp(&due, &now, >)) {
+        if (tv_later(&due, &now)) {
             evutil_timersub(&due, &now, &left);
-            if (evutil_timercmp(&left, &c->idle_tv, >)) /* the wall clock went back */
+            if (tv_later(&left, &c->idle_tv)) /* the wall clock went back */
                 left = c->idle_tv;
             evtimer_add(c->idle, &left);
             return;
