@@ -46,6 +46,8 @@ static const struct opt opts[] = {
     { "path-stream", OPT_STR, S(path_stream), "/chatglm/backend-api/assistant/stream", NULL, 0, 0, "chat stream endpoint path" },
     { "path-delete", OPT_STR, S(path_delete), "/chatglm/backend-api/assistant/conversation/delete", NULL, 0, 0, "conversation delete endpoint path of the 2025 site (delete-call delete)" },
     { "path-bulk-delete", OPT_STR, S(path_bulk_delete), "/chatglm/mainchat-api/conversation/bulk_delete", NULL, 0, 0, "conversation bulk delete endpoint path of today's site (delete-call bulk_delete)" },
+    { "path-stop-stream", OPT_STR, S(path_stop_stream), "/chatglm/mainchat-api/stream/stop_stream", NULL, 0, 0, "stop_stream endpoint path (today's site: stop generating an answer whose client left)" },
+    { "stop-stream", OPT_ENUM, S(stop_stream), "auto", "auto|true|false", 0, 0, "call stop_stream for an answer whose client left before the conversation is deleted (auto: with upstream-era 2026)" },
     { "delete-call", OPT_ENUM, S(delete_call), "auto", "auto|bulk_delete|delete", 0, 0, "how conversations are deleted: bulk_delete (today's web app: the ids of one account that pile up go in one call), delete (2025: one call each), or auto (what upstream-era says)" },
     { "path-upload", OPT_STR, S(path_upload), "/chatglm/backend-api/assistant/file_upload", NULL, 0, 0, "file upload endpoint path of the 2025 site (upload-call file_upload)" },
     { "path-chat-upload", OPT_STR, S(path_chat_upload), "/chatglm/productivity-api/file/chat_upload", NULL, 0, 0, "chat attachment upload endpoint path of today's site (upload-call chat_upload)" },

@@ -23,6 +23,7 @@ enum cfg_think { CFG_THINK_REASONING, CFG_THINK_INLINE, CFG_THINK_HIDDEN };
 enum cfg_state { CFG_STATE_SQLITE, CFG_STATE_REDIS };                 /* sqlite|redis */
 /* auto = what upstream-era says (2026: chat_upload, 2025: file_upload) */
 enum cfg_upload { CFG_UPLOAD_AUTO, CFG_UPLOAD_CHAT, CFG_UPLOAD_FILE }; /* auto|chat_upload|file_upload */
+enum cfg_stop { CFG_STOP_AUTO, CFG_STOP_TRUE, CFG_STOP_FALSE };        /* auto|true|false */
 enum cfg_delete_call { CFG_DELETE_CALL_AUTO, CFG_DELETE_CALL_BULK, CFG_DELETE_CALL_ONE }; /* auto|bulk_delete|delete */
 
 struct config {
@@ -49,6 +50,8 @@ struct config {
     char *path_stream;
     char *path_delete;
     char *path_bulk_delete;
+    char *path_stop_stream;
+    int stop_stream;         /* enum cfg_stop: stop_stream when a client leaves mid-answer */
     int delete_call;         /* enum cfg_delete_call */
     char *path_upload;
     char *path_chat_upload;

@@ -75,6 +75,7 @@ struct chat_job {
     int wrote_since_tick;
     int deleted;
     int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
+    int stop_wanted;              /* the client left mid-answer: stop_stream before the delete */
     /* attachments (glm/upload): uploaded with each account's token before its stream call */
     struct upload_list *uploads;  /* NULL when the last message carries none */
     struct upload_run *urun;
@@ -120,6 +121,15 @@ static void client_error(struct chat_job *j, int status, const char *code, const
 static void job_cancel_cb(void *self)
 {
     struct chat_job *j = self;
+    /* The site would go on generating (spec 12.6): stop it, then delete. */
+    if (j->call && j->render && render_get_state(j->render) == RENDER_RUNNING &&
+        render_history_id(j->render)[0] &&
+        (cfg.stop_stream == CFG_STOP_TRUE ||
+         (cfg.stop_stream == CFG_STOP_AUTO && cfg.upstream_era == CFG_ERA_2026)))
+        j->stop_wanted = 1;
+    if (j->stop_wanted)
+        LOGR(LOG_DEBUG, j->job.rid, "client left mid-answer: stop_stream for %s",
+             render_history_id(j->render));
     xfer_cancel(j->call);
     j->call = NULL;
     upload_run_cancel(j->urun);
@@ -143,13 +153,14 @@ static void delete_conversation(struct chat_job *j)
         return;
     j->deleted = 1;
     attempt_owns(&j->job.at, conv);
-    if (cfg.delete_policy == CFG_DELETE_NEVER)
-        return;
-    if (j->dialect && j->dialect->keep && j->dialect->keep(j->dctx))
-        return; /* a stored response continues it later */
-    if (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv)
-        return;
-    glm_conversation_delete(j->job.at.access, j->route.assistant_id, conv, j->job.rid);
+    int keep = cfg.delete_policy == CFG_DELETE_NEVER ||
+               (j->dialect && j->dialect->keep && j->dialect->keep(j->dctx)) ||
+               (cfg.delete_policy == CFG_DELETE_UNLESS_CONTINUED && j->given_conv);
+    if (j->stop_wanted)
+        glm_conversation_stop(j->job.at.access, j->route.assistant_id,
+                              render_history_id(j->render), keep ? NULL : conv, j->job.rid);
+    else if (!keep)
+        glm_conversation_delete(j->job.at.access, j->route.assistant_id, conv, j->job.rid);
 }
 
 static void job_free_cb(void *self)

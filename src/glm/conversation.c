@@ -29,6 +29,11 @@ struct delete_call {
     size_t n;                   /* ids in the call */
     struct xfer *call;
     struct delete_group *group; /* bulk_delete: the account's queue; NULL for delete */
+    const char *what;           /* "deleting conversation", "stopping the answer of" */
+    /* stop_stream: the deletion that follows it */
+    char *then_token;
+    char then_assistant[65];
+    char then_conv[64];
     struct delete_call *prev, *next;
 };
 
@@ -97,6 +102,7 @@ void glm_conversation_cancel_all(void)
         xfer_cancel(d->call);
         if (d->group)
             group_free(d->group);
+        free(d->then_token);
         free(d);
     }
 }
@@ -113,17 +119,21 @@ static void delete_done(struct xfer *c, enum xfer_result res, long status, const
     if (d->n > 1)
         snprintf(more, sizeof(more), " and %zu more", d->n - 1);
     if (res != XFER_OK) {
-        LOGR(LOG_WARN, d->rid, "deleting conversation %s%s failed: %s", d->conv, more,
-             xfer_error(c));
+        LOGR(LOG_WARN, d->rid, "%s %s%s failed: %s", d->what, d->conv, more, xfer_error(c));
     } else {
         glm_answer_read(status, body, len, 0, &ans);
         if (ans.verdict != GLM_OK)
-            LOGR(LOG_WARN, d->rid, "deleting conversation %s%s: chatglm.cn answered HTTP %ld",
-                 d->conv, more, status);
+            LOGR(LOG_WARN, d->rid, "%s %s%s: chatglm.cn answered HTTP %ld", d->what, d->conv,
+                 more, status);
         else
-            LOGR(LOG_DEBUG, d->rid, "conversation %s%s deleted", d->conv, more);
+            LOGR(LOG_DEBUG, d->rid, "%s %s%s: done", d->what, d->conv, more);
     }
     struct delete_group *g = d->group;
+    if (d->then_token) {
+        if (d->then_conv[0])
+            glm_conversation_delete(d->then_token, d->then_assistant, d->then_conv, d->rid);
+        free(d->then_token);
+    }
     free(d);
     if (g) {
         g->call = NULL;
@@ -143,6 +153,7 @@ static struct delete_call *start_call(const char *path, const char *token, const
     snprintf(d->rid, sizeof(d->rid), "%s", rid ? rid : "");
     snprintf(d->conv, sizeof(d->conv), "%s", first);
     d->n = n;
+    d->what = "deleting conversation";
     char referer[512];
     glm_assistant_referer(assistant_id, referer, sizeof(referer));
     const struct glm_call call = {
@@ -222,6 +233,28 @@ static void bulk_delete(const char *access_token, const char *assistant_id,
     g->queued[g->nqueued++] = xstrdup(conversation_id);
     if (!g->call)
         start_bulk(g);
+}
+
+void glm_conversation_stop(const char *access_token, const char *assistant_id,
+                           const char *history_id, const char *conversation_id, const char *rid)
+{
+    json_t *body = json_pack("{s:s}", "history_id", history_id);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct delete_call *d =
+        start_call(cfg.path_stop_stream, access_token, assistant_id, text, rid, history_id, 1);
+    free(text);
+    if (!d) {
+        if (conversation_id)
+            glm_conversation_delete(access_token, assistant_id, conversation_id, rid);
+        return;
+    }
+    d->what = "stopping the answer";
+    if (conversation_id) {
+        d->then_token = xstrdup(access_token);
+        snprintf(d->then_assistant, sizeof(d->then_assistant), "%s", assistant_id);
+        snprintf(d->then_conv, sizeof(d->then_conv), "%s", conversation_id);
+    }
 }
 
 void glm_conversation_delete(const char *access_token, const char *assistant_id,

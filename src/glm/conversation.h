@@ -17,6 +17,12 @@ void glm_conversation_init(struct curl_loop *loop);
 void glm_conversation_delete(const char *access_token, const char *assistant_id,
                              const char *conversation_id, const char *rid);
 
+/* stop_stream {"history_id"} (spec 12.6: the site stops generating), then,
+ * when conversation_id is non-NULL, the deletion of that conversation once
+ * the stop is answered. Fire and forget; strings are copied. */
+void glm_conversation_stop(const char *access_token, const char *assistant_id,
+                           const char *history_id, const char *conversation_id, const char *rid);
+
 /* 1 when deletions go through bulk_delete. */
 int glm_conversation_bulk(void);
 

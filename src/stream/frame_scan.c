@@ -401,6 +401,8 @@ static int scan_frame(struct scan *sc)
             rc = scan_str_member(sc, &fv->conv, 1);
         else if (strcmp(name, "assistant_id") == 0)
             rc = scan_str_member(sc, &fv->assistant, 1);
+        else if (strcmp(name, "id") == 0)
+            rc = scan_str_member(sc, &fv->id, 1);
         else if (strcmp(name, "status") == 0)
             rc = scan_str_member(sc, &fv->status, 1);
         else if (strcmp(name, "parts") == 0 && scan_at(sc, '['))
@@ -457,6 +459,7 @@ static int shape_reuse(struct fview *fv, const char *data, size_t len)
     size_t old_end = pre + fv->shape_hot, new_end = (size_t)(q - data);
     fv_move(&fv->conv.p, &fv->conv.off, data, old_end, old_end, new_end);
     fv_move(&fv->assistant.p, &fv->assistant.off, data, old_end, old_end, new_end);
+    fv_move(&fv->id.p, &fv->id.off, data, old_end, old_end, new_end);
     fv_move(&fv->status.p, &fv->status.off, data, old_end, old_end, new_end);
     for (size_t i = 0; i < fv->nparts; i++) {
         struct fv_part *pv = &fv->parts[i];
@@ -501,7 +504,7 @@ int fview_scan(struct fview *fv, const char *data, size_t len)
     struct scan sc = { data, data + len, fv, data };
 
     fv->shape_ok = 0;
-    fv->conv.p = fv->assistant.p = fv->status.p = NULL;
+    fv->conv.p = fv->assistant.p = fv->status.p = fv->id.p = NULL;
     fv->nparts = fv->nitems = fv->nhot = 0;
     return scan_frame(&sc);
 }

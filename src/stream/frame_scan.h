@@ -65,7 +65,7 @@ struct fv_hot {
 };
 
 struct fview {
-    struct fv_str conv, assistant, status;
+    struct fv_str conv, assistant, status, id; /* id: the message (history) id */
     struct fv_part *parts;
     size_t nparts, parts_cap;
     struct fv_item *items;

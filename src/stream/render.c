@@ -659,6 +659,8 @@ static int fast_frame(struct render *r, const char *data, size_t len)
         id_take_str(&r->conversation_id, fview_text(fv, &fv->conv));
     if (!r->assistant_id)
         id_take_str(&r->assistant_id, fview_text(fv, &fv->assistant));
+    if (!r->history_id)
+        id_take_str(&r->history_id, fview_text(fv, &fv->id));
     for (size_t i = 0; i < fv->nparts; i++) {
         if (!render_running(r))
             return 0;
@@ -692,6 +694,7 @@ int render_frame(struct render *r, const char *data, size_t len)
 
     json_t *parts = json_object_get(root, "parts"), *jpart;
     size_t i;
+    id_take(&r->history_id, json_object_get(root, "id"));
     json_array_foreach(parts, i, jpart) {
         if (!render_running(r))
             goto out;
@@ -760,6 +763,7 @@ void render_free(struct render *r)
     free(r->part_intervene_text);
     free(r->error_msg);
     free(r->conversation_id);
+    free(r->history_id);
     free(r->assistant_id);
     fview_free(r->fv);
     free(r);
@@ -795,6 +799,11 @@ int render_error(const struct render *r, const char **message)
     if (message)
         *message = r->error_msg;
     return r->error_code;
+}
+
+const char *render_history_id(const struct render *r)
+{
+    return r->history_id ? r->history_id : "";
 }
 
 const char *render_conversation_id(const struct render *r)

@@ -75,6 +75,9 @@ const char *render_finish_reason(const struct render *r);
 int render_error(const struct render *r, const char **message);
 /* Ids from the frames ("" until the first frame that carries them). */
 const char *render_conversation_id(const struct render *r);
+/* The answer's message id (history_id: the frame's "id" = parts[].id, spec
+ * 12.7), "" before a frame carried it; what stop_stream and continue_stream name. */
+const char *render_history_id(const struct render *r);
 const char *render_assistant_id(const struct render *r);
 /* Number of frames seen (JSON objects). */
 unsigned long render_frames(const struct render *r);

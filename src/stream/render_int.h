@@ -101,6 +101,7 @@ struct render {
     int error_code;
     char *error_msg;
     char *conversation_id;
+    char *history_id;          /* the answer's message id (the frames' "id") */
     char *assistant_id;
     unsigned long frames;
 

@@ -537,6 +537,27 @@ static void handle_upload(struct mock *m, struct evhttp_request *req, int chat)
     mock_reply_json(req, 200, envelope(req, result));
 }
 
+/* stop_stream {"history_id"} (spec 12.6): recorded with every request;
+ * answered {"status":0,"result":null}. */
+static void handle_stop(struct mock *m, struct evhttp_request *req)
+{
+    if (!signature_ok(m, req)) {
+        mock_reply_case(m, req, "missing-signature-40001");
+        return;
+    }
+    if (!authorize(m, req))
+        return;
+    json_t *body = mock_body_json(req);
+    const char *id = json_string_value(json_object_get(body, "history_id"));
+    if (!id || !*id)
+        mock_reply_json(req, 400, json_pack("{s:i, s:s}", "status", 40001, "message",
+                                            "bad request(40001)"));
+    else
+        mock_reply_json(req, 200, json_pack("{s:i, s:s, s:n}", "status", 0, "message", "success",
+                                            "result"));
+    json_decref(body);
+}
+
 void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char *path)
 {
     static const char *const routes[] = {
@@ -547,6 +568,7 @@ void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char
         "/chatglm/mainchat-api/conversation/bulk_delete",
         "/chatglm/backend-api/assistant/file_upload",
         "/chatglm/productivity-api/file/chat_upload",
+        "/chatglm/mainchat-api/stream/stop_stream",
     };
     size_t r = 0;
     while (r < sizeof(routes) / sizeof(routes[0]) && strcmp(path, routes[r]) != 0)
@@ -567,6 +589,7 @@ void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char
     case 3: handle_delete(m, req, 0); break;
     case 4: handle_delete(m, req, 1); break;
     case 5: handle_upload(m, req, 0); break;
-    default: handle_upload(m, req, 1); break;
+    case 6: handle_upload(m, req, 1); break;
+    default: handle_stop(m, req); break;
     }
 }

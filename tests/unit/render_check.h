@@ -66,6 +66,7 @@ struct result {
     const char *err_msg;    /* valid until the render is freed (copied below) */
     char err_buf[128];
     char conv[64];
+    char hid[64];           /* render_history_id */
     unsigned long frames;
 };
 
@@ -106,6 +107,7 @@ static inline void result_finish(struct render *r, struct result *res)
     res->err_code = render_error(r, &res->err_msg);
     snprintf(res->err_buf, sizeof(res->err_buf), "%s", res->err_msg ? res->err_msg : "");
     snprintf(res->conv, sizeof(res->conv), "%s", render_conversation_id(r));
+    snprintf(res->hid, sizeof(res->hid), "%s", render_history_id(r));
     res->frames = render_frames(r);
 }
 

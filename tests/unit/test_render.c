@@ -939,6 +939,8 @@ TEST(the_2026_values_whole_cumulative_or_delta_give_one_text)
             CHECK_STR(buf_cstr(&res.reasoning), THINK_2026);
             CHECK_INT(res.state, RENDER_DONE);
             CHECK(res.takes_valid_utf8);
+            /* the message id stop_stream and continue_stream name */
+            CHECK_STR(res.hid, "6abbb1e1c1d27e5f304a2b11");
             if (test_failed_checks != failed)
                 printf("# %s values, profile %zu\n", names[l], p);
             result_cleanup(&res);

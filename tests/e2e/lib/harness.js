@@ -23,6 +23,7 @@ export const PATH_STREAM = '/chatglm/backend-api/assistant/stream';
 // Deletions: bulk_delete on today's site, conversation/delete with --upstream-era 2025.
 export const PATH_DELETE = '/chatglm/mainchat-api/conversation/bulk_delete';
 export const PATH_DELETE_2025 = '/chatglm/backend-api/assistant/conversation/delete';
+export const PATH_STOP = '/chatglm/mainchat-api/stream/stop_stream';
 export const PATH_CHAT_UPLOAD = '/chatglm/productivity-api/file/chat_upload';
 export const PATH_UPLOAD_2025 = '/chatglm/backend-api/assistant/file_upload';
 

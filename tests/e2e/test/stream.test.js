@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { APIError } from 'openai';
 import {
-  startMock, startServer, newToken, user, collect, waitFor, sleep, assertCleanExit, PATH_DELETE, OBJECT_ID,
+  startMock, startServer, newToken, user, collect, waitFor, sleep, assertCleanExit, PATH_DELETE, PATH_STOP, OBJECT_ID,
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
 
@@ -61,7 +61,7 @@ describe('headers', () => {
 
 describe('client aborts', () => {
   for (const scenario of ['stall', 'trickle']) {
-    test(`aborting mid-stream (${scenario}) closes the upstream stream and deletes the conversation`, async () => {
+    test(`aborting mid-stream (${scenario}) closes the upstream stream, stops the answer and deletes the conversation`, async () => {
       const mark = await mock.mark();
       const ac = new AbortController();
       const stream = await streamOf(`[[scenario:${scenario}]] hi`, { signal: ac.signal });
@@ -80,6 +80,14 @@ describe('client aborts', () => {
       const del = await waitFor(async () => (await mock.requestsSince(mark, PATH_DELETE))
         .find((q) => q.json?.conversation_ids?.includes(id)), 2000);
       assert.ok(del, 'a delete call for the abandoned conversation');
+      // stop_stream for the answer's message id first (spec 12.6), then the delete
+      const reqs = await mock.requestsSince(mark);
+      const stopAt = reqs.findIndex((q) => q.path === PATH_STOP);
+      const delAt = reqs.findIndex((q) => q.path === PATH_DELETE && q.json?.conversation_ids?.includes(id));
+      assert.ok(stopAt >= 0, 'a stop_stream call');
+      assert.ok(stopAt < delAt, 'stop_stream before the delete');
+      assert.match(reqs[stopAt].json.history_id, OBJECT_ID);
+      assert.notEqual(reqs[stopAt].json.history_id, id, 'the message id, not the conversation id');
     });
   }
 

@@ -8,7 +8,7 @@ import { RateLimitError } from 'openai';
 import {
   startMock, startServer, newToken, user, collect, waitFor, assertCleanExit, assertSigned,
   jwtPayload, promptOf, OBJECT_ID, DEFAULT_ASSISTANT, PATH_REFRESH, PATH_STREAM, PATH_DELETE,
-  PATH_DELETE_2025, PATH_CHAT_UPLOAD, PATH_UPLOAD_2025,
+  PATH_DELETE_2025, PATH_CHAT_UPLOAD, PATH_UPLOAD_2025, PATH_STOP,
 } from '../lib/harness.js';
 import { PLAIN } from '../lib/expected.js';
 
@@ -225,6 +225,7 @@ describe('the upstream requests', () => {
     assert.ok(del, 'a delete call');
     assert.deepEqual(del.json, { conversation_ids: [c.id], assistant_id: DEFAULT_ASSISTANT });
     assert.equal((await mock.requestsSince(mark, PATH_DELETE)).length, 1, 'exactly one delete');
+    assert.equal((await mock.requestsSince(mark, PATH_STOP)).length, 0, 'a finished answer is not stopped');
   });
 
   test('the returned id continues the conversation (conversation_id)', async () => {
