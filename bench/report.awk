@@ -253,7 +253,7 @@ END {
     }
     if (has("s1-c50") && has("s8-responses-c50") && has("s8-messages-c50")) {
         c = med("s1-c50", "cpu_per_k")
-        printf "Dialects (CPU per 1,000 streamed answers at c=50 against chat completions' %.3f s): Responses %.3f s (%+.1f %%), Messages %.3f s (%+.1f %%); bound: within 10 %%.\n\n", c,
+        printf "\nDialects (CPU per 1,000 streamed answers at c=50 against chat completions' %.3f s): Responses %.3f s (%+.1f %%), Messages %.3f s (%+.1f %%); bound: within 10 %%.\n\n", c,
             med("s8-responses-c50", "cpu_per_k"), c ? (med("s8-responses-c50", "cpu_per_k") / c - 1) * 100 : 0,
             med("s8-messages-c50", "cpu_per_k"), c ? (med("s8-messages-c50", "cpu_per_k") / c - 1) * 100 : 0
     }
