@@ -17,6 +17,26 @@ struct redis;
  * err: NULL, or why the store could not answer (then token is NULL). */
 typedef void store_lookup_fn(void *arg, const char *token, const char *err);
 
+/* A job kept across restarts (a video generation): the store keeps its JSON
+ * text and the few fields it is looked up by, and knows nothing else of it. */
+struct store_job {
+    const char *kind;           /* "video" */
+    const char *id;
+    const char *owner;          /* who may see it: a hash of the client's credential */
+    long long created;          /* unix s; lists are ordered by it, then by id */
+    int active;                 /* still running: a restarted server resumes it */
+    long long expires;          /* unix s after which it is swept; 0 = never */
+    const char *data;           /* JSON text */
+};
+
+/* Job lists: texts (the data of each job), new strings; free with
+ * store_texts_free. */
+struct store_texts {
+    char **v;
+    size_t n;
+};
+void store_texts_free(struct store_texts *t);
+
 struct store_ops {
     /* Calls fn once. Returns NULL when fn has run already, else a handle for
      * cancel (invalid once fn has run). */
@@ -28,6 +48,22 @@ struct store_ops {
     int (*put_rotated)(struct store *s, const char *key, const char *token);
     int (*forget)(struct store *s, const char *key);
     void (*close)(struct store *s);
+    /* Jobs, synchronous; NULL in a store that keeps none (Redis, for now:
+     * api/videos.c then keeps its jobs in a SQLite store of its own).
+     * put inserts or replaces (by kind and id); 0 or -1. */
+    int (*job_put)(struct store *s, const struct store_job *j);
+    /* The data of a job of owner (any owner when owner is NULL), new string,
+     * or NULL. */
+    char *(*job_get)(struct store *s, const char *kind, const char *id, const char *owner);
+    int (*job_delete)(struct store *s, const char *kind, const char *id);
+    /* Up to limit jobs of owner, newest first (asc: oldest first), starting
+     * after the job named after (NULL: from the start). 0 or -1. */
+    int (*job_list)(struct store *s, const char *kind, const char *owner, const char *after,
+                    int asc, size_t limit, struct store_texts *out);
+    /* Every active job of kind (oldest first), or, with expired_before > 0,
+     * every job whose expiry is before it. 0 or -1. */
+    int (*job_scan)(struct store *s, const char *kind, long long expired_before,
+                    size_t limit, struct store_texts *out);
 };
 
 struct store {
@@ -92,6 +128,38 @@ static inline int store_put_rotated(struct store *s, const char *key, const char
 static inline int store_forget(struct store *s, const char *key)
 {
     return s ? s->ops->forget(s, key) : 0;
+}
+/* Whether s keeps jobs. */
+static inline int store_has_jobs(const struct store *s)
+{
+    return s && s->ops->job_put;
+}
+static inline int store_job_put(struct store *s, const struct store_job *j)
+{
+    return s && s->ops->job_put ? s->ops->job_put(s, j) : -1;
+}
+static inline char *store_job_get(struct store *s, const char *kind, const char *id,
+                                  const char *owner)
+{
+    return s && s->ops->job_get ? s->ops->job_get(s, kind, id, owner) : NULL;
+}
+static inline int store_job_delete(struct store *s, const char *kind, const char *id)
+{
+    return s && s->ops->job_delete ? s->ops->job_delete(s, kind, id) : -1;
+}
+static inline int store_job_list(struct store *s, const char *kind, const char *owner,
+                                 const char *after, int asc, size_t limit, struct store_texts *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    return s && s->ops->job_list ? s->ops->job_list(s, kind, owner, after, asc, limit, out) : -1;
+}
+static inline int store_job_scan(struct store *s, const char *kind, long long expired_before,
+                                 size_t limit, struct store_texts *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    return s && s->ops->job_scan ? s->ops->job_scan(s, kind, expired_before, limit, out) : -1;
 }
 static inline void store_close(struct store *s)
 {

@@ -58,6 +58,7 @@ void mock_control_handle(struct mock *m, struct evhttp_request *req, const char 
     if (strcmp(name, "reset") == 0 && post) {
         mock_state_reset(m->state);
         mock_script_reset();
+        mock_video_reset();
         LOG(LOG_INFO, "control: reset");
         ok(req);
     } else if (strcmp(name, "config") == 0 && (post || get)) {
@@ -75,6 +76,8 @@ void mock_control_handle(struct mock *m, struct evhttp_request *req, const char 
         mock_reply_json(req, 200, mock_state_stats_json(m->state));
     } else if (strcmp(name, "conversations") == 0 && get) {
         mock_reply_json(req, 200, mock_state_conversations_json(m->state));
+    } else if (strcmp(name, "video") == 0 || strcmp(name, "videos") == 0) {
+        mock_video_control(m, req, name);
     } else {
         reply_error(req, 404, "unknown control endpoint or method (see tests/mock/README.md)");
     }

@@ -235,6 +235,7 @@ out:
         evhttp_free(m.http);
     mock_streams_free(m.streams);
     mock_state_free(m.state);
+    mock_video_free();
     mock_fixtures_free(m.fixtures);
     if (sigterm)
         event_free(sigterm);

@@ -26,6 +26,23 @@ struct mock {
 void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char *path);
 void mock_control_handle(struct mock *m, struct evhttp_request *req, const char *path);
 
+/* The video service (video.c): MOCK_VIDEO_PREFIX paths and the files it
+ * serves under MOCK_VIDEO_FILES; its control endpoints /_mock/video and
+ * /_mock/videos. */
+#define MOCK_VIDEO_PREFIX "/chatglm/video-api/v1/"
+#define MOCK_VIDEO_FILES "/testpath/video/"
+void mock_video_handle(struct mock *m, struct evhttp_request *req, const char *path);
+void mock_video_control(struct mock *m, struct evhttp_request *req, const char *name);
+void mock_video_reset(void);
+void mock_video_free(void);
+
+/* Shared by the upstream handlers (upstream.c): the signature check (when the
+ * setting is on), the access token (answers 40103 and returns NULL when it is
+ * not valid) and the success envelope (steals result). */
+int mock_signature_ok(struct mock *m, struct evhttp_request *req);
+const char *mock_authorize(struct mock *m, struct evhttp_request *req);
+json_t *mock_envelope(struct evhttp_request *req, json_t *result);
+
 /* Reply helpers (http.c). */
 const char *mock_header(struct evhttp_request *req, const char *name);
 /* The request body; "" when empty. Borrowed until the request ends. */

@@ -56,7 +56,7 @@ static char *bearer(struct evhttp_request *req)
 
 /* Spec 4.1: X-Timestamp obeys the check-digit rule and is within 10 minutes
  * of now; X-Sign = md5(timestamp-nonce-secret). */
-static int signature_ok(struct mock *m, struct evhttp_request *req)
+int mock_signature_ok(struct mock *m, struct evhttp_request *req)
 {
     if (!mock_state_settings(m->state)->signature)
         return 1;
@@ -75,7 +75,7 @@ static int signature_ok(struct mock *m, struct evhttp_request *req)
 
 /* {"status":0,"message":"success","result":<result>,"rid":<X-Request-Id>}.
  * Steals result. */
-static json_t *envelope(struct evhttp_request *req, json_t *result)
+json_t *mock_envelope(struct evhttp_request *req, json_t *result)
 {
     const char *rid = mock_header(req, "X-Request-Id");
     char fresh[33];
@@ -93,7 +93,7 @@ static void handle_refresh(struct mock *m, struct evhttp_request *req, int old)
     struct mock_refresh_out out;
     memset(&out, 0, sizeof(out));
     mock_state_count_refresh(m->state);
-    if (!old && !signature_ok(m, req)) {
+    if (!old && !mock_signature_ok(m, req)) {
         mock_reply_case(m, req, "missing-signature-40001");
         goto out;
     }
@@ -127,7 +127,7 @@ static void handle_refresh(struct mock *m, struct evhttp_request *req, int old)
                                                 "status", 0));
         else
             mock_reply_json(req, 200,
-                            envelope(req, json_pack("{s:s, s:s, s:s, s:b, s:i}", "user_id",
+                            mock_envelope(req, json_pack("{s:s, s:s, s:s, s:b, s:i}", "user_id",
                                                     out.uid, "access_token", out.access_token,
                                                     "refresh_token", out.refresh_token,
                                                     "is_guest", out.guest, "mode", 1)));
@@ -140,7 +140,7 @@ out:
 }
 
 /* The uid of the request's access token, or NULL after answering 40103. */
-static const char *authorize(struct mock *m, struct evhttp_request *req)
+const char *mock_authorize(struct mock *m, struct evhttp_request *req)
 {
     char *token = bearer(req);
     const char *uid = mock_state_access_uid(m->state, token);
@@ -347,11 +347,11 @@ static void handle_stream(struct mock *m, struct evhttp_request *req)
     char scenario[MAX_MARKER + 1] = "", fixture[MAX_MARKER + 1] = "";
     char conv[25], msg[25];
     memset(&spec, 0, sizeof(spec));
-    if (!signature_ok(m, req)) {
+    if (!mock_signature_ok(m, req)) {
         mock_reply_case(m, req, "missing-signature-40001");
         goto out;
     }
-    uid = authorize(m, req);
+    uid = mock_authorize(m, req);
     if (!uid)
         goto out;
     body = mock_body_json(req);
@@ -438,11 +438,11 @@ out:
 static void handle_delete(struct mock *m, struct evhttp_request *req, int bulk)
 {
     json_t *body = NULL;
-    if (!signature_ok(m, req)) {
+    if (!mock_signature_ok(m, req)) {
         mock_reply_case(m, req, "missing-signature-40001");
         goto out;
     }
-    if (!authorize(m, req))
+    if (!mock_authorize(m, req))
         goto out;
     body = mock_body_json(req);
     if (bulk) {
@@ -534,7 +534,7 @@ static void handle_upload(struct mock *m, struct evhttp_request *req, int chat)
                            "file_url", url, "width", image ? 1024 : 0, "height",
                            image ? 768 : 0, "source_id", source);
     buf_cleanup(&name);
-    mock_reply_json(req, 200, envelope(req, result));
+    mock_reply_json(req, 200, mock_envelope(req, result));
 }
 
 /* stop_stream {"history_id"} (spec 12.6): recorded with every request;
@@ -570,6 +570,11 @@ void mock_upstream_handle(struct mock *m, struct evhttp_request *req, const char
         "/chatglm/productivity-api/file/chat_upload",
         "/chatglm/mainchat-api/stream/stop_stream",
     };
+    if (strncmp(path, MOCK_VIDEO_PREFIX, strlen(MOCK_VIDEO_PREFIX)) == 0 ||
+        strncmp(path, MOCK_VIDEO_FILES, strlen(MOCK_VIDEO_FILES)) == 0) {
+        mock_video_handle(m, req, path);
+        return;
+    }
     size_t r = 0;
     while (r < sizeof(routes) / sizeof(routes[0]) && strcmp(path, routes[r]) != 0)
         r++;

@@ -249,4 +249,109 @@ TEST(a_null_store_keeps_nothing_and_fails_nothing)
     store_close(NULL);
 }
 
+static void put_job(struct store *s, const char *id, const char *owner, long long created,
+                    int active, long long expires)
+{
+    char data[128];
+    snprintf(data, sizeof(data), "{\"id\":\"%s\"}", id);
+    struct store_job j = { "video", id, owner, created, active, expires, data };
+    CHECK_INT(store_job_put(s, &j), 0);
+}
+
+/* The ids of a list, comma-separated, into out. */
+static void ids_of(struct store_texts *t, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < t->n; i++) {
+        const char *p = strstr(t->v[i], "\"id\":\"");
+        size_t used = strlen(out);
+        snprintf(out + used, outlen - used, "%s%.*s", i ? "," : "", p ? (int)strcspn(p + 6, "\"") : 1,
+                 p ? p + 6 : "?");
+    }
+    store_texts_free(t);
+}
+
+TEST(jobs_are_kept_per_owner_listed_with_a_cursor_and_survive_a_reopen)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char err[256], ids[256];
+    struct store *s = store_open_sqlite(t.dir, err, sizeof(err));
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    put_job(s, "v1", "alice", 100, 1, 0);
+    put_job(s, "v2", "alice", 200, 0, 500);
+    put_job(s, "v3", "alice", 200, 1, 0);
+    put_job(s, "v4", "bob", 150, 0, 900);
+    char *d = store_job_get(s, "video", "v1", "alice");
+    CHECK_STR(d, "{\"id\":\"v1\"}");
+    free(d);
+    CHECK(store_job_get(s, "video", "v1", "bob") == NULL);  /* not bob's */
+    CHECK(store_job_get(s, "image", "v1", "alice") == NULL); /* another kind */
+    d = store_job_get(s, "video", "v4", NULL);
+    CHECK(d != NULL);
+    free(d);
+
+    struct store_texts l;
+    CHECK_INT(store_job_list(s, "video", "alice", NULL, 0, 10, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v3,v2,v1"); /* newest first; equal times by id */
+    CHECK_INT(store_job_list(s, "video", "alice", NULL, 0, 2, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v3,v2");
+    CHECK_INT(store_job_list(s, "video", "alice", "v2", 0, 2, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v1");
+    CHECK_INT(store_job_list(s, "video", "alice", NULL, 1, 10, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v1,v2,v3");
+    CHECK_INT(store_job_list(s, "video", "alice", "v1", 1, 10, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v2,v3");
+    /* Another owner's id is no cursor. */
+    CHECK_INT(store_job_list(s, "video", "alice", "v4", 0, 10, &l), 0);
+    CHECK_INT(l.n, 0);
+    CHECK_INT(store_job_list(s, "video", "bob", NULL, 0, 10, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v4");
+
+    CHECK_INT(store_job_scan(s, "video", 0, 100, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v1,v3");
+    CHECK_INT(store_job_scan(s, "video", 600, 100, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v2");
+
+    /* Replacing: v1 is done now. */
+    put_job(s, "v1", "alice", 100, 0, 0);
+    CHECK_INT(store_job_scan(s, "video", 0, 100, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v3");
+    store_close(s);
+
+    s = store_open_sqlite(t.dir, err, sizeof(err));
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(store_job_scan(s, "video", 0, 100, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v3");
+    CHECK_INT(store_job_delete(s, "video", "v3"), 0);
+    CHECK(store_job_get(s, "video", "v3", "alice") == NULL);
+    CHECK_INT(store_job_list(s, "video", "alice", NULL, 0, 10, &l), 0);
+    ids_of(&l, ids, sizeof(ids));
+    CHECK_STR(ids, "v2,v1");
+    store_close(s);
+    tmp_remove(&t);
+}
+
+TEST(a_null_store_has_no_jobs)
+{
+    struct store_texts l;
+    CHECK_INT(store_job_list(NULL, "video", "a", NULL, 0, 10, &l), -1);
+    CHECK_INT(l.n, 0);
+    CHECK(store_job_get(NULL, "video", "v", "a") == NULL);
+}
+
 TEST_MAIN()
