@@ -99,6 +99,13 @@ static const struct opt opts[] = {
     { "redis-timeout-ms", OPT_INT, S(redis_timeout_ms), "2000", NULL, 50, 60000, "milliseconds for a Redis connect or command before the link is dropped and remade" },
     { "replica-id", OPT_STR, S(replica_id), "", NULL, 0, 0, "this replica's name in Redis locks and /v1/accounts (empty: host name and process id)" },
     { "lease-ttl-ms", OPT_INT, S(lease_ttl_ms), "15000", NULL, 300, 600000, "milliseconds a Redis lock (generation lease, refresh) lasts unless renewed: how soon a crashed replica's accounts are free again" },
+    { "path-video", OPT_STR, S(path_video), "/chatglm/video-api/v1", NULL, 0, 0, "base path of the video service (upload, chat, chat/status, static/composite_video)" },
+    { "video-poll-ms", OPT_INT, S(video_poll_ms), "3000", NULL, 20, 600000, "milliseconds between two status polls of a video job" },
+    { "video-poll-max-ms", OPT_INT, S(video_poll_max_ms), "30000", NULL, 20, 3600000, "longest interval between polls once errors back it off" },
+    { "video-timeout", OPT_INT, S(video_timeout), "900", NULL, 1, 86400, "seconds a video job may take before it fails" },
+    { "video-max-running", OPT_INT, S(video_max_running), "2", NULL, 1, 1000, "video jobs running at once per account" },
+    { "video-keep", OPT_INT, S(video_keep), "86400", NULL, 60, 86400 * 365, "seconds a video job (and its chat upstream) is kept after it ended" },
+    { "video-wait", OPT_INT, S(video_wait), "600", NULL, 1, 86400, "seconds POST /v1/videos/generations waits for its video" },
     { "metrics-public", OPT_ENUM, S(metrics_public), "false", "false|true", 0, 0, "serve GET /metrics without an API key even when api-keys is set" },
 };
 #undef S

@@ -111,6 +111,15 @@ struct config {
     long lease_ttl_ms;       /* of a Redis lock, renewed every third of it */
     int migrate_state;       /* --migrate-state: copy SQLite into Redis and exit */
 
+    /* video generation (api/videos.c, glm/video.c) */
+    char *path_video;        /* the video service's base path */
+    long video_poll_ms;      /* ms between two status polls of a job */
+    long video_poll_max_ms;  /* longest interval the back-off reaches */
+    long video_timeout;      /* s a job may take before it fails */
+    long video_max_running;  /* running video jobs per account */
+    long video_keep;         /* s a finished job (and its upstream chat) is kept */
+    long video_wait;         /* s POST /v1/videos/generations waits */
+
     /* operations */
     int metrics_public;      /* 1: GET /metrics without an API key */
 };

@@ -244,6 +244,7 @@ int main(int argc, char **argv)
     app.auth = authcache_new(AUTHCACHE_MAX, AUTHCACHE_MAX_TOKENS);
     load_configured_accounts();
     attempt_share_health();
+    videos_init();
     struct http_server_opts ho = {
         .max_header = (size_t)cfg.max_header,
         .max_body = (size_t)cfg.max_body,
@@ -280,6 +281,7 @@ out:
         event_base_loop(app.base, EVLOOP_NONBLOCK);
     dialects_shutdown();
     glm_conversation_cancel_all();
+    videos_free();
     authcache_free(app.auth, app.accounts);
     accounts_set_unref(app.accounts, app.configured_set);
     accounts_free(app.accounts);

@@ -29,6 +29,15 @@ void messages_handle(struct api_req *a);
 void messages_count_handle(struct api_req *a);
 /* Frees the stored responses (at exit, before the sessions go). */
 void dialects_shutdown(void);
+/* api/videos.c: POST /v1/videos, POST /v1/videos/generations, and GET /v1/videos,
+ * GET/DELETE /v1/videos/{id}, GET /v1/videos/{id}/content. */
+void videos_create_handle(struct api_req *a);
+void videos_generations_handle(struct api_req *a);
+void videos_handle(struct api_req *a);
+/* Resumes the stored running video jobs (after the store, sessions and
+ * accounts are up); frees the jobs in memory (before they go down). */
+void videos_init(void);
+void videos_free(void);
 
 /* The accounts a request may use, with a reference (accounts_set_unref):
  * with API keys, the server's own after the key is checked; else the tokens

@@ -21,6 +21,11 @@ static const struct route routes[] = {
     { "POST", "/v1/responses", responses_handle },
     { "POST", "/v1/messages", messages_handle },
     { "POST", "/v1/messages/count_tokens", messages_count_handle },
+    { "POST", "/v1/videos/generations", videos_generations_handle },
+    { "POST", "/v1/videos", videos_create_handle },
+    { "GET", "/v1/videos", videos_handle },
+    { "GET", "/v1/videos/", videos_handle },     /* a path ending in '/' names a prefix */
+    { "DELETE", "/v1/videos/", videos_handle },
     { "GET", "/v1/models", models_handle },
     { "POST", "/token/check", token_check_handle },
     { "GET", "/v1/accounts", accounts_handle },
@@ -33,8 +38,17 @@ static const struct route routes[] = {
 
 static const char known_routes[] =
     "POST /v1/chat/completions, POST /v1/responses, POST /v1/messages, "
-    "POST /v1/images/generations, GET /v1/models, POST /token/check, "
+    "POST /v1/images/generations, /v1/videos, GET /v1/models, POST /token/check, "
     "GET /v1/accounts, GET /metrics, GET /ping and GET /";
+
+/* A route's path is the request's path, or, ending in '/', a prefix of it. */
+static int route_match(const char *path, const char *route)
+{
+    size_t n = strlen(route);
+    if (n > 1 && route[n - 1] == '/')
+        return strncmp(path, route, n) == 0 && path[n] != '\0';
+    return strcmp(path, route) == 0;
+}
 
 /* The metrics label of a path: a route of the table, or "other", so that
  * scanners cannot grow the series without bound. */
@@ -44,7 +58,7 @@ static const char *route_label(const char *path)
     if (pl && strncmp(path, cfg.url_prefix, pl) == 0)
         path = path[pl] ? path + pl : "/";
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strcmp(path, routes[i].path) == 0)
+        if (route_match(path, routes[i].path))
             return routes[i].path;
     return "other";
 }
@@ -85,7 +99,7 @@ void api_dispatch(void *arg, struct http_req *req)
 
     if (strcmp(method, "OPTIONS") == 0) {
         api_common_headers(a);
-        http_req_add_header(req, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        http_req_add_header(req, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         const char *want = http_req_header(req, "Access-Control-Request-Headers");
         http_req_add_header(req, "Access-Control-Allow-Headers",
                             want && *want ? want : "Authorization, Content-Type");
@@ -99,7 +113,7 @@ void api_dispatch(void *arg, struct http_req *req)
 
     const char *allowed = NULL;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(path, routes[i].path) != 0)
+        if (!route_match(path, routes[i].path))
             continue;
         allowed = routes[i].method;
         if (strcmp(method, routes[i].method) == 0 ||

@@ -23,7 +23,7 @@ struct store_job {
     const char *kind;           /* "video" */
     const char *id;
     const char *owner;          /* who may see it: a hash of the client's credential */
-    long long created;          /* unix s; lists are ordered by it, then by id */
+    long long created;          /* lists are ordered by it, then by id (any clock) */
     int active;                 /* still running: a restarted server resumes it */
     long long expires;          /* unix s after which it is swept; 0 = never */
     const char *data;           /* JSON text */

@@ -42,6 +42,10 @@ struct fetch {
     char refused_host[256];
     char refused_ip[64];
     struct fetch_result res;    /* for the deferred failure */
+    const struct fetch_stream_cbs *stream; /* streamed: the body is handed on */
+    int head_called;
+    int stopped;                /* a stream callback said stop */
+    int paused;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -146,8 +150,38 @@ static size_t write_cb(char *p, size_t size, size_t n, void *arg)
         curl_off_t cl = -1;
         curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
         /* A known length: one allocation of the right size. */
-        if (cl > 0 && (curl_off_t)f->max >= cl)
+        if (!f->stream && cl > 0 && (curl_off_t)f->max >= cl)
             (void)reserve(f, (size_t)cl);
+    }
+    if (f->stream) {
+        if (len > f->max - f->len) {
+            f->too_big = 1;
+            return CURL_WRITEFUNC_ERROR;
+        }
+        if (!f->head_called) {
+            f->head_called = 1;
+            long st = 0;
+            curl_off_t cl = -1;
+            char *ct = NULL;
+            curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &st);
+            curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+            curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+            if (f->stream->on_head(f->arg, st, ct ? ct : "", (long long)cl) < 0) {
+                f->stopped = 1;
+                return CURL_WRITEFUNC_ERROR;
+            }
+        }
+        int rc = f->stream->on_data(f->arg, p, len);
+        if (rc == FETCH_PAUSE) {
+            f->paused = 1;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        if (rc != FETCH_CONTINUE) {
+            f->stopped = 1;
+            return CURL_WRITEFUNC_ERROR;
+        }
+        f->len += len;
+        return len;
     }
     if (len > f->max - f->len || reserve(f, f->len + len) < 0) {
         f->too_big = 1;
@@ -202,6 +236,9 @@ static void done_cb(void *arg, CURL *easy, CURLcode code)
                  "fetches from such addresses only when the setting fetch-allow lists them",
                  f->refused_host, named ? "it resolves to " : "", named ? f->refused_ip : "",
                  named ? ", " : "", f->rule);
+    } else if (f->stopped) {
+        r.status = FETCH_FAILED;
+        snprintf(r.error, sizeof(r.error), "the download from %s was stopped", f->url_host);
     } else if (f->too_big || code == CURLE_FILESIZE_EXCEEDED) {
         r.status = FETCH_TOO_BIG;
         snprintf(r.error, sizeof(r.error), "the file at %s is larger than the limit of %zu bytes "
@@ -228,12 +265,21 @@ static void done_cb(void *arg, CURL *easy, CURLcode code)
                  cur[0] ? cur : f->url_host, f->errbuf[0] ? f->errbuf : curl_easy_strerror(code));
     } else {
         r.status = FETCH_OK;
+        if (f->stream && !f->head_called && f->stream->on_head(f->arg, r.http_status,
+                                                               r.content_type, 0) < 0) {
+            r.status = FETCH_FAILED; /* an empty body: the head is reported now */
+            snprintf(r.error, sizeof(r.error), "the download from %s was stopped", f->url_host);
+        }
+        r.len = f->len;
+        if (f->stream)
+            goto report;
         if (!f->data)
             f->data = xmalloc(1);
         f->data[f->len] = '\0';
         r.data = f->data;
         r.len = f->len;
     }
+report:
     if (r.status != FETCH_OK)
         LOGR(LOG_INFO, f->rid[0] ? f->rid : NULL, "fetch: %s", r.error);
     finish(f, &r);
@@ -247,10 +293,11 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
     finish(f, &f->res);
 }
 
-struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fetch_opts *o,
-                          fetch_done_fn *done, void *arg)
+static struct fetch *start(struct curl_loop *l, const char *url, const struct fetch_opts *o,
+                           const struct fetch_stream_cbs *stream, fetch_done_fn *done, void *arg)
 {
     struct fetch *f = xcalloc(1, sizeof(*f));
+    f->stream = stream;
     f->loop = l;
     f->done = done;
     f->arg = arg;
@@ -276,7 +323,7 @@ struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fet
     CURL *e = f->easy;
     xfer_set_common(e, o->connect_timeout, o->timeout);
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, o->timeout);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, stream ? 0L : o->timeout);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->max_redirects > 0 ? 1L : 0L);
@@ -300,6 +347,26 @@ struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fet
         return NULL;
     }
     return f;
+}
+
+struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fetch_opts *o,
+                          fetch_done_fn *done, void *arg)
+{
+    return start(l, url, o, NULL, done, arg);
+}
+
+struct fetch *fetch_stream(struct curl_loop *l, const char *url, const struct fetch_opts *o,
+                           const struct fetch_stream_cbs *cbs, fetch_done_fn *done, void *arg)
+{
+    return start(l, url, o, cbs, done, arg);
+}
+
+void fetch_resume(struct fetch *f)
+{
+    if (!f || !f->paused || !f->easy)
+        return;
+    f->paused = 0;
+    curl_easy_pause(f->easy, CURLPAUSE_CONT);
 }
 
 void fetch_cancel(struct fetch *f)

@@ -56,6 +56,23 @@ typedef void fetch_done_fn(void *arg, struct fetch_result *res);
  * start the transfer. */
 struct fetch *fetch_start(struct curl_loop *l, const char *url, const struct fetch_opts *o,
                           fetch_done_fn *done, void *arg);
+/* A streamed download: the body is handed on as it arrives and never held
+ * (max_bytes still caps it; timeout is then the longest silence, not the
+ * whole download). on_head sees a 2xx answer's status, type and length (-1
+ * when unknown) before the first byte and answers 0 to go on, -1 to stop;
+ * on_data answers FETCH_CONTINUE, FETCH_PAUSE (the same bytes come again
+ * after fetch_resume) or FETCH_ABORT. done is called at the end as for
+ * fetch_start, with no data. */
+enum { FETCH_CONTINUE = 0, FETCH_PAUSE = 1, FETCH_ABORT = -1 };
+struct fetch_stream_cbs {
+    int (*on_head)(void *arg, long status, const char *content_type, long long length);
+    int (*on_data)(void *arg, const char *data, size_t len);
+};
+struct fetch *fetch_stream(struct curl_loop *l, const char *url, const struct fetch_opts *o,
+                           const struct fetch_stream_cbs *cbs, fetch_done_fn *done, void *arg);
+/* Resumes a stream paused by on_data. */
+void fetch_resume(struct fetch *f);
+
 /* Stops a download without calling done. Accepts NULL. Not from inside its
  * own done callback. */
 void fetch_cancel(struct fetch *f);
