@@ -275,3 +275,25 @@ test('a restart with a client\'s own token: the job waits for its client and res
     assertCleanExit(await s2.stop(), 'glm-free-api (after the restart)');
   }
 });
+
+test('video-max-running: a second running video of the same account waits its turn (429); chat is not blocked', async () => {
+  const s = await startServer(mock.url, [...serverArgs(mock.url), '--video-max-running', '1']);
+  await mock.call('POST', '/_mock/video', { polls: 1000000 });
+  try {
+    const token = newToken('videos-limit');
+    const client = s.client(token);
+    const first = await client.videos.create({ prompt: '第一个长视频' });
+    const e = await rejection(client.videos.create({ prompt: '第二个长视频' }));
+    assert.equal(e.status, 429);
+    assert.equal(e.code, 'too_many_video_jobs');
+    // No lease is held while the video renders: the account still chats.
+    const chat = await client.chat.completions.create({ model: 'glm-4', messages: [{ role: 'user', content: '你好' }] });
+    assert.ok(chat.choices[0].message.content.length > 0);
+    await client.videos.delete(first.id);
+    const again = await client.videos.create({ prompt: '第三个视频' });
+    assert.equal(again.object, 'video');
+  } finally {
+    await mock.call('POST', '/_mock/video', { polls: 2 });
+    assertCleanExit(await s.stop(), 'glm-free-api (limit)');
+  }
+});
