@@ -1013,25 +1013,24 @@ static int validate(struct api_req *a, struct vreq *r)
     return 0;
 }
 
-/* Chooses the account: the first usable one with room for another running
- * video. Steals the references of cands. NULL after the error reply. */
-static struct account *choose_account(struct api_req *a, struct account **cands, size_t n)
+/* Chooses the account: the first usable one of set with room for another
+ * running video, with a reference of its own. Gives set back. NULL after
+ * the error reply. */
+static struct account *choose_account(struct api_req *a, struct account_set *set)
 {
     struct account *chosen = NULL;
-    size_t dead = 0;
+    size_t n = accounts_set_size(set), dead = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!chosen && account_state(cands[i]) != ACCOUNT_DEAD &&
-            running_on(cands[i]) < (size_t)cfg.video_max_running)
-            chosen = cands[i];
-        else
-            accounts_unref(app.accounts, cands[i]);
-        if (account_state(cands[i]) == ACCOUNT_DEAD)
+        struct account *c = accounts_set_at(set, i);
+        if (account_state(c) == ACCOUNT_DEAD)
             dead++;
+        else if (!chosen && running_on(c) < (size_t)cfg.video_max_running)
+            chosen = accounts_get(app.accounts, account_token(c), account_configured(c));
     }
-    free(cands);
-    if (!chosen && dead == n && n)
+    accounts_set_unref(app.accounts, set);
+    if (!chosen && dead == n && n) {
         api_error(a, 401, NULL, "account_refused", "chatglm.cn refused every token given");
-    else if (!chosen) {
+    } else if (!chosen) {
         http_req_add_header(a->req, "Retry-After", "30");
         api_error(a, 429, NULL, "too_many_video_jobs", "every account already runs %ld video "
                   "job%s (setting video-max-running); wait for one to finish",
@@ -1076,13 +1075,12 @@ static void start_job(struct api_req *a, int wait)
                   VIDEO_MAX_JOBS);
         return;
     }
-    struct account **cands = NULL;
-    size_t ncands = 0;
-    if (chat_accounts(a, &cands, &ncands) < 0) {
+    struct account_set *set = chat_accounts(a);
+    if (!set) {
         vreq_free(&r);
         return;
     }
-    struct account *acct = choose_account(a, cands, ncands);
+    struct account *acct = choose_account(a, set);
     if (!acct) {
         vreq_free(&r);
         return;
