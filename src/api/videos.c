@@ -79,6 +79,10 @@ struct vjob {
 static struct vjob *jobs;
 static size_t njobs;
 static struct event *sweeper;
+/* Where the records live: the state store when it keeps jobs, else (Redis
+ * state, for now) a SQLite store of this module's in the data directory. */
+static struct store *jstore;
+static struct store *own_store;
 
 /* ---- records -------------------------------------------------------------- */
 
@@ -115,7 +119,7 @@ static void persist_rec(json_t *rec)
         .expires = json_integer_value(json_object_get(rec, "expires_at")),
         .data = text,
     };
-    if (store_job_put(app.store, &sj) < 0)
+    if (store_job_put(jstore, &sj) < 0)
         LOG(LOG_WARN, "video %s: the job store did not take the update", sj.id);
     free(text);
 }
@@ -721,13 +725,13 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     (void)arg;
     struct store_texts t;
-    if (store_job_scan(app.store, KIND, (long long)time(NULL), 100, &t) == 0) {
+    if (store_job_scan(jstore, KIND, (long long)time(NULL), 100, &t) == 0) {
         for (size_t i = 0; i < t.n; i++) {
             json_t *rec = json_loads(t.v[i], 0, NULL);
             const char *id = json_string_value(json_object_get(rec, "id"));
             if (id && !find_job(id)) {
                 delete_upstream(rec, NULL, NULL, 0, NULL);
-                store_job_delete(app.store, KIND, id);
+                store_job_delete(jstore, KIND, id);
                 LOG(LOG_DEBUG, "video %s expired", id);
             }
             json_decref(rec);
@@ -767,10 +771,21 @@ static void resume(json_t *rec, struct account *acct, const char *rid)
 
 void videos_init(void)
 {
+    jstore = app.store;
+    if (!store_has_jobs(jstore)) {
+        char err[512];
+        own_store = store_open_sqlite(cfg.data_dir, err, sizeof(err));
+        if (!own_store)
+            LOG(LOG_WARN, "video jobs will not be kept: %s", err);
+        else
+            LOG(LOG_INFO, "video jobs are kept in %s/accounts.db (this replica only): the %s "
+                "state keeps no jobs yet", cfg.data_dir, app.store ? app.store->name : "no");
+        jstore = own_store;
+    }
     sweeper = evtimer_new(app.base, sweep_cb, NULL);
     sweep_cb(-1, 0, NULL);
     struct store_texts t;
-    if (store_job_scan(app.store, KIND, 0, VIDEO_MAX_JOBS, &t) < 0)
+    if (store_job_scan(jstore, KIND, 0, VIDEO_MAX_JOBS, &t) < 0)
         return;
     size_t resumed = 0, dormant = 0;
     for (size_t i = 0; i < t.n; i++) {
@@ -804,6 +819,9 @@ void videos_free(void)
     if (sweeper)
         event_free(sweeper);
     sweeper = NULL;
+    store_close(own_store);
+    own_store = NULL;
+    jstore = NULL;
 }
 
 /* ---- requests ------------------------------------------------------------- */
@@ -1168,7 +1186,7 @@ static json_t *load(struct api_req *a, const char *id)
 {
     char owner[65];
     owner_of(a, owner);
-    char *text = strlen(id) < 64 ? store_job_get(app.store, KIND, id, owner) : NULL;
+    char *text = strlen(id) < 64 ? store_job_get(jstore, KIND, id, owner) : NULL;
     json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     if (!json_is_object(rec)) {
@@ -1248,7 +1266,7 @@ static void list_handle(struct api_req *a)
         return;
     }
     struct store_texts t;
-    if (store_job_list(app.store, KIND, owner, after[0] ? after : NULL,
+    if (store_job_list(jstore, KIND, owner, after[0] ? after : NULL,
                        strcmp(order, "asc") == 0, (size_t)limit + 1, &t) < 0) {
         api_error(a, 503, NULL, "store_unavailable", "the job store is not available");
         return;
@@ -1404,7 +1422,7 @@ static void delete_handle(struct api_req *a, const char *id)
         }
         job_free(j);
     }
-    store_job_delete(app.store, KIND, id);
+    store_job_delete(jstore, KIND, id);
     json_decref(rec);
     LOGR(LOG_INFO, a->rid, "video %s deleted", id);
     reply_json_obj(a, 200, json_pack("{s:s, s:s, s:b}", "id", id, "object", "video.deleted",

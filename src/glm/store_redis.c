@@ -150,7 +150,11 @@ static void rs_close(struct store *s)
     free(s);
 }
 
-static const struct store_ops redis_ops = { rs_lookup, rs_cancel, rs_put, rs_forget, rs_close };
+/* No job ops yet: api/videos.c keeps its jobs in a SQLite store of its own. */
+static const struct store_ops redis_ops = {
+    .lookup = rs_lookup, .cancel = rs_cancel, .put_rotated = rs_put, .forget = rs_forget,
+    .close = rs_close,
+};
 
 struct store *store_open_redis(struct redis *r, const char *prefix)
 {

@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NotFoundError, toFile } from 'openai';
-import { startMock, startServer, newToken, rejection, waitFor, assertCleanExit, WRAP } from '../lib/harness.js';
+import {
+  startMock, startServer, startRedis, haveRedis, newToken, rejection, waitFor, assertCleanExit, WRAP,
+} from '../lib/harness.js';
 import { PNG } from '../lib/fileserver.js';
 
 const VIDEO_API = '/chatglm/video-api/v1';
@@ -297,3 +299,21 @@ test('video-max-running: a second running video of the same account waits its tu
     assertCleanExit(await s.stop(), 'glm-free-api (limit)');
   }
 });
+
+test('with --state redis the video jobs are kept in the data directory (this replica) and work the same',
+  { skip: haveRedis() ? false : 'redis-server is not installed' }, async () => {
+    const redis = await startRedis();
+    const s = await startServer(mock.url, [...serverArgs(mock.url), '--state', 'redis', '--redis-url', redis.url,
+      '--redis-prefix', 'videos-e2e:']);
+    try {
+      const client = s.client(newToken('videos-redis'));
+      const v = await client.videos.create({ prompt: 'redis 状态下的视频' });
+      const done = await settle(client, v.id);
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      assert.equal((await client.videos.list()).data[0].id, v.id);
+      assert.match(s.stderr, /video jobs are kept in .*this replica only/);
+    } finally {
+      assertCleanExit(await s.stop(), 'glm-free-api (redis)');
+      await redis.stop();
+    }
+  });
