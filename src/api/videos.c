@@ -1063,7 +1063,7 @@ static void waiter_gone(struct api_req *a, void *arg)
     if (j->waiter == a) {
         j->waiter = NULL;
         LOGR(LOG_INFO, j->rid, "client left; video %s goes on as a job", j->id);
-        api_stream_end(a); /* frees the orphaned request */
+        api_end(a); /* frees the orphaned request */
     }
 }
 
@@ -1328,7 +1328,7 @@ static void relay_done(void *arg, struct fetch_result *res)
     } else {
         if (res->status != FETCH_OK)
             LOGR(LOG_WARN, r->a->rid, "video content cut: %s", res->error);
-        api_stream_end(r->a);
+        api_end(r->a);
     }
     free(r);
 }
@@ -1347,7 +1347,7 @@ static void relay_close(struct api_req *a, void *arg)
     r->f = NULL;
     if (!r->started)
         a->status = 499;
-    api_stream_end(a);
+    api_end(a);
     free(r);
 }
 
