@@ -238,7 +238,7 @@ struct xfer *glm_call_start(struct curl_loop *l, const struct glm_call *c,
         return NULL;
     }
     struct xfer_req r = {
-        .method = "POST",
+        .method = c->method ? c->method : "POST",
         .url = buf_cstr(&url),
         .headers = glm_headers(c->token, !c->no_sign, c->referer, !c->mime),
         .body = c->body,

@@ -17,6 +17,7 @@ struct curl_loop;
 
 /* One call to chatglm.cn, everything but its callbacks. */
 struct glm_call {
+    const char *method;           /* NULL for POST; "GET", "DELETE" (the video service) */
     const char *path;             /* cfg.path_*: the URL is cfg.upstream + path */
     const char *token;            /* Authorization: Bearer token; NULL for none */
     int no_sign;                  /* no signature (uploads) */

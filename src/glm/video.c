@@ -7,12 +7,13 @@
 #include "config.h"
 #include "glm/request.h"
 #include "log.h"
-#include "net/upcall.h"
+#include "glm/answer.h"
+#include "net/xfer.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
 
 struct video_call {
-    struct upcall *call;
+    struct xfer *call;
     CURL *mime_easy;            /* curl_mime_init's handle, for the upload */
     video_fn *fn;
     void *arg;
@@ -36,37 +37,43 @@ void video_classify(long http_status, const char *body, size_t len, struct video
 {
     memset(out, 0, sizeof(*out));
     out->http_status = http_status;
-    out->code = -1;
     json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
-    json_t *st = json_object_get(root, "status");
-    if (!json_is_integer(st))
-        st = json_object_get(root, "code");
-    if (json_is_integer(st))
-        out->code = json_integer_value(st);
-    const char *msg = json_string_value(json_object_get(root, "message"));
-    if (!msg)
-        msg = json_string_value(json_object_get(root, "msg"));
-    if (msg)
-        snprintf(out->message, sizeof(out->message), "%s", msg);
-    if (http_status == 401 || out->code == 40103 || out->code == 40102) {
-        out->outcome = VIDEO_AUTH;
-    } else if (http_status == 429 || out->code == 10061) {
-        out->outcome = VIDEO_BUSY;
-    } else if (http_status >= 500 || out->code == 40012 || !json_is_object(root)) {
-        out->outcome = VIDEO_TRANSIENT;
-        if (!msg)
+    struct glm_answer a;
+    glm_answer_read_json(http_status, root, 0, &a);
+    out->code = a.code;
+    snprintf(out->message, sizeof(out->message), "%s", a.message);
+    switch (a.verdict) {
+    case GLM_OK:
+        /* The video service always answers an envelope: anything else is
+         * a page from something in between. */
+        if (!json_is_object(root)) {
+            out->outcome = VIDEO_TRANSIENT;
             snprintf(out->message, sizeof(out->message), "HTTP %ld with %s", http_status,
                      len ? "a body that is not JSON" : "an empty body");
-    } else if (out->code == 0 && http_status >= 200 && http_status < 300) {
-        out->outcome = VIDEO_OK;
-        json_t *r = json_object_get(root, "result");
-        out->result = json_is_null(r) ? NULL : json_incref(r);
-    } else {
+        } else {
+            json_t *r = json_object_get(root, "result");
+            out->outcome = VIDEO_OK;
+            out->result = json_is_null(r) ? NULL : json_incref(r);
+        }
+        break;
+    case GLM_AUTH_REFUSED:
+        out->outcome = VIDEO_AUTH;
+        break;
+    case GLM_BUSY:
+        out->outcome = VIDEO_BUSY;
+        break;
+    case GLM_TRANSIENT:
+        out->outcome = VIDEO_TRANSIENT;
+        break;
+    case GLM_BAD_REQUEST:
+    case GLM_NOT_SSE:
+    case GLM_REFUSED:
         out->outcome = VIDEO_REFUSED;
-        if (!msg)
-            snprintf(out->message, sizeof(out->message), "HTTP %ld, status %lld", http_status,
-                     out->code);
+        break;
     }
+    if (out->outcome != VIDEO_OK && !out->message[0])
+        snprintf(out->message, sizeof(out->message), "HTTP %ld, status %lld", http_status,
+                 out->code);
     json_decref(root);
 }
 
@@ -77,19 +84,19 @@ static void call_free(struct video_call *c)
     free(c);
 }
 
-static void on_done(struct upcall *u, enum upcall_result res, long status, const char *body,
+static void on_done(struct xfer *u, enum xfer_result res, long status, const char *body,
                     size_t len, void *arg)
 {
     struct video_call *c = arg;
     struct video_answer a;
-    if (res == UPCALL_OK) {
+    if (res == XFER_OK) {
         video_classify(status, body, len, &a);
     } else {
         memset(&a, 0, sizeof(a));
         a.outcome = VIDEO_TRANSIENT;
         a.code = -1;
         snprintf(a.message, sizeof(a.message), "%s%s",
-                 res == UPCALL_TIMEOUT ? "timeout: " : "", upcall_error(u));
+                 res == XFER_TIMEOUT ? "timeout: " : "", xfer_error(u));
     }
     if (a.outcome != VIDEO_OK)
         LOGR(LOG_INFO, c->rid[0] ? c->rid : NULL, "video %s: %s (HTTP %ld, %lld): %s", c->what,
@@ -111,32 +118,24 @@ static struct video_call *start(struct curl_loop *l, const char *what, const cha
     c->mime_easy = mime_easy;
     snprintf(c->rid, sizeof(c->rid), "%s", rid ? rid : "");
     snprintf(c->what, sizeof(c->what), "%s", what);
-    struct buf url;
-    buf_init(&url, 4096);
-    if (glm_url(&url, cfg.path_video) < 0 || buf_puts(&url, path) < 0) {
-        buf_cleanup(&url);
-        curl_mime_free(mime);
-        call_free(c);
-        return NULL;
-    }
-    char referer[300];
+    char full[512], referer[300];
+    snprintf(full, sizeof(full), "%s%s", cfg.path_video, path);
     snprintf(referer, sizeof(referer), "%s/video", cfg.upstream);
-    struct upcall_req r = {
+    struct glm_call gc = {
         .method = method,
-        .url = buf_cstr(&url),
-        /* The upload is not signed, as the chat's file_upload is not. */
-        .headers = glm_headers(access, mime == NULL, referer, body != NULL),
+        .path = full,
+        .token = access,
+        .no_sign = mime != NULL, /* the upload is not signed, as the chat's is not */
+        .referer = referer,
         .body = body,
         .body_len = body ? strlen(body) : 0,
         .mime = mime,
-        .connect_timeout = cfg.connect_timeout,
         .idle_timeout = mime ? cfg.fetch_timeout : cfg.refresh_timeout,
         .total_timeout = mime ? cfg.fetch_timeout : cfg.refresh_timeout,
         .max_body = 256 * 1024,
     };
-    static const struct upcall_cbs cbs = { .on_done = on_done };
-    c->call = upcall_start(l, &r, &cbs, c);
-    buf_cleanup(&url);
+    static const struct xfer_cbs cbs = { .on_done = on_done };
+    c->call = glm_call_start(l, &gc, &cbs, c);
     if (!c->call) {
         call_free(c);
         return NULL;
@@ -229,7 +228,7 @@ void video_call_cancel(struct video_call *c)
 {
     if (!c)
         return;
-    upcall_cancel(c->call);
+    xfer_cancel(c->call);
     call_free(c);
 }
 
