@@ -1057,7 +1057,7 @@ static struct account *choose_account(struct api_req *a, struct account_set *set
     return chosen;
 }
 
-static void waiter_gone(struct api_req *a, void *arg)
+static void waiter_gone(void *arg, struct api_req *a)
 {
     struct vjob *j = arg;
     if (j->waiter == a) {
@@ -1333,14 +1333,14 @@ static void relay_done(void *arg, struct fetch_result *res)
     free(r);
 }
 
-static void relay_drain(struct api_req *a, void *arg)
+static void relay_drain(void *arg, struct api_req *a)
 {
     (void)a;
     struct relay *r = arg;
     fetch_resume(r->f);
 }
 
-static void relay_close(struct api_req *a, void *arg)
+static void relay_close(void *arg, struct api_req *a)
 {
     struct relay *r = arg;
     fetch_cancel(r->f);
