@@ -483,11 +483,11 @@ static void handle_upload(struct mock *m, struct evhttp_request *req, int chat)
     size_t len;
     const char *body = mock_body(req, &len);
     struct mock_part part;
-    if (chat && !signature_ok(m, req)) {
+    if (chat && !mock_signature_ok(m, req)) {
         mock_reply_case(m, req, "missing-signature-40001");
         return;
     }
-    if (chat && !authorize(m, req))
+    if (chat && !mock_authorize(m, req))
         return;
     /* The server must send a filename and a Content-Type with the part. */
     if (mock_multipart_find(mock_header(req, "Content-Type"), body, len, "file", &part) < 0 ||
