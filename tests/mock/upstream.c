@@ -541,11 +541,11 @@ static void handle_upload(struct mock *m, struct evhttp_request *req, int chat)
  * answered {"status":0,"result":null}. */
 static void handle_stop(struct mock *m, struct evhttp_request *req)
 {
-    if (!signature_ok(m, req)) {
+    if (!mock_signature_ok(m, req)) {
         mock_reply_case(m, req, "missing-signature-40001");
         return;
     }
-    if (!authorize(m, req))
+    if (!mock_authorize(m, req))
         return;
     json_t *body = mock_body_json(req);
     const char *id = json_string_value(json_object_get(body, "history_id"));
