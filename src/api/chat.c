@@ -42,6 +42,7 @@
 #include "stream/sse.h"
 #include "util/buf.h"
 #include "util/xalloc.h"
+#include "util/apierr.h"
 
 struct chat_job {
     struct job job;               /* the client, holders, state, accounts */
@@ -217,7 +218,7 @@ static void job_error_cb(void *self, const struct api_error *e)
     } else if (j->job.a) {
         LOGR(LOG_WARN, j->job.rid, "error inside the stream: %s", e->message);
         buf_reset(&j->out);
-        if (openai_sse_error(&j->out, e->message, openai_error_type(e->status),
+        if (openai_sse_error(&j->out, e->message, api_error_type_for(e->status),
                              e->code[0] ? e->code : NULL) == 0 &&
             openai_sse_done(&j->out) == 0)
             (void)api_stream_write(j->job.a, j->out.data, j->out.len);

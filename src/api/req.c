@@ -19,6 +19,7 @@
 #include "util/crypto.h"
 #include "util/strlist.h"
 #include "util/xalloc.h"
+#include "util/apierr.h"
 
 static int rid_ok(const char *s)
 {
@@ -110,7 +111,7 @@ void api_error(struct api_req *a, int status, const char *param, const char *cod
     if (a->anthropic) {
         if (anthropic_error_body(&b, anthropic_error_type(status), msg) < 0)
             abort();
-    } else if (openai_error_body(&b, msg, openai_error_type(status), param, code) < 0) {
+    } else if (openai_error_body(&b, msg, api_error_type_for(status), param, code) < 0) {
         buf_reset(&b);
         if (buf_puts(&b, "{\"error\":{\"message\":\"error\",\"type\":\"server_error\","
                          "\"param\":null,\"code\":null}}") < 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "stream/collect.h"
+#include "util/apierr.h"
 #include "util/jstr.h"
 #include "util/xalloc.h"
 
@@ -209,23 +210,6 @@ int openai_error_body(struct buf *out, const char *message, const char *type,
     return 0;
 }
 
-const char *openai_error_type(int status)
-{
-    switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 429: return "rate_limit_error";
-    case 502:
-    case 503: return "upstream_error";
-    case 504: return "timeout_error";
-    default: break;
-    }
-    /* 400, 404, 405, 413, 422 and every other client error. */
-    if (status >= 400 && status < 500)
-        return "invalid_request_error";
-    return "server_error";
-}
-
 /* ---- the Chat Completions writer ---- */
 
 struct openai_writer {
@@ -392,7 +376,7 @@ static int w_error(void *self, const struct answer_error *e)
     w->ended = 1;
     if (!w->o.stream)
         return ANSWER_GO; /* the caller answers with an HTTP error */
-    const char *type = e->type ? e->type : openai_error_type(e->status);
+    const char *type = e->type ? e->type : api_error_type_for(e->status);
     size_t start = w->out->len;
     if (openai_sse_error(w->out, e->message, type, e->code) < 0 || openai_sse_done(w->out) < 0)
         return go(openai_fail(w->out, start));

@@ -44,8 +44,6 @@ int openai_completion(struct buf *out, const struct openai_meta *m, const char *
  * may be NULL (JSON null). */
 int openai_error_body(struct buf *out, const char *message, const char *type,
                       const char *param, const char *code);
-/* The conventional error "type" for an HTTP status. */
-const char *openai_error_type(int status);
 
 /* ---- the Chat Completions writer ----
  * Streamed: every event goes into out at once as chat.completion.chunk SSE

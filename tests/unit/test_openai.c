@@ -3,6 +3,7 @@
 
 #include "stream/openai.h"
 #include "test.h"
+#include "util/apierr.h"
 
 static const struct openai_meta meta = { "65f0a1b2c3d4e5f6a7b8c9d0", "glm-4", 1714000000, 0 };
 
@@ -324,20 +325,20 @@ TEST(buffer_cap_returns_minus_one_and_keeps_the_buffer)
 
 TEST(error_type_for_status)
 {
-    CHECK_STR(openai_error_type(400), "invalid_request_error");
-    CHECK_STR(openai_error_type(404), "invalid_request_error");
-    CHECK_STR(openai_error_type(405), "invalid_request_error");
-    CHECK_STR(openai_error_type(413), "invalid_request_error");
-    CHECK_STR(openai_error_type(422), "invalid_request_error");
-    CHECK_STR(openai_error_type(401), "authentication_error");
-    CHECK_STR(openai_error_type(403), "permission_error");
-    CHECK_STR(openai_error_type(429), "rate_limit_error");
-    CHECK_STR(openai_error_type(502), "upstream_error");
-    CHECK_STR(openai_error_type(503), "upstream_error");
-    CHECK_STR(openai_error_type(504), "timeout_error");
-    CHECK_STR(openai_error_type(500), "server_error");
-    CHECK_STR(openai_error_type(501), "server_error");
-    CHECK_STR(openai_error_type(599), "server_error");
+    CHECK_STR(api_error_type_for(400), "invalid_request_error");
+    CHECK_STR(api_error_type_for(404), "invalid_request_error");
+    CHECK_STR(api_error_type_for(405), "invalid_request_error");
+    CHECK_STR(api_error_type_for(413), "invalid_request_error");
+    CHECK_STR(api_error_type_for(422), "invalid_request_error");
+    CHECK_STR(api_error_type_for(401), "authentication_error");
+    CHECK_STR(api_error_type_for(403), "permission_error");
+    CHECK_STR(api_error_type_for(429), "rate_limit_error");
+    CHECK_STR(api_error_type_for(502), "upstream_error");
+    CHECK_STR(api_error_type_for(503), "upstream_error");
+    CHECK_STR(api_error_type_for(504), "timeout_error");
+    CHECK_STR(api_error_type_for(500), "server_error");
+    CHECK_STR(api_error_type_for(501), "server_error");
+    CHECK_STR(api_error_type_for(599), "server_error");
 }
 
 TEST(usage_estimate_ascii)
