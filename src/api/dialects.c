@@ -298,15 +298,6 @@ void dialects_shutdown(void)
     }
 }
 
-/* Whose stored responses a request may see: a fingerprint of the credential
- * it sent (an API key, or its refresh tokens). */
-static void owner_of(struct api_req *a, char out[65])
-{
-    const char *auth = a->authorization ? a->authorization
-                                        : http_req_header(a->req, "Authorization");
-    crypto_sha256_hex(auth ? auth : "", auth ? strlen(auth) : 0, out);
-}
-
 struct resp_ctx {
     char id[48];
     char owner[65];
@@ -410,7 +401,7 @@ void responses_handle(struct api_req *a)
     if (!root)
         return;
     struct resp_ctx *c = xcalloc(1, sizeof(*c));
-    owner_of(a, c->owner);
+    api_owner(a, c->owner);
     struct resolve_arg ra = { c->owner };
     struct turn t;
     struct responses_req r;
@@ -458,7 +449,7 @@ void responses_handle(struct api_req *a)
 void responses_get_handle(struct api_req *a, const char *id)
 {
     char owner[65];
-    owner_of(a, owner);
+    api_owner(a, owner);
     const struct resp_entry *e = resp_store_get(responses_store(), id, owner, time(NULL));
     if (!e) {
         api_error(a, 404, NULL, "response_not_found",
@@ -474,7 +465,7 @@ void responses_get_handle(struct api_req *a, const char *id)
 void responses_delete_handle(struct api_req *a, const char *id)
 {
     char owner[65];
-    owner_of(a, owner);
+    api_owner(a, owner);
     if (resp_store_del(responses_store(), id, owner, time(NULL)) < 0) {
         api_error(a, 404, NULL, "response_not_found", "no stored response '%.64s'", id);
         return;

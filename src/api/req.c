@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "glm/store.h"
 #include "http/server.h"
 #include "log.h"
 #include "metrics.h"
@@ -213,4 +214,27 @@ int api_key_check(const char *authorization)
     strlist_free(given, ng);
     strlist_free(keys, nk);
     return ok ? 0 : -1;
+}
+
+void api_owner(const struct api_req *a, char out[65])
+{
+    const char *auth = a->authorization ? a->authorization
+                                        : http_req_header(a->req, "Authorization");
+    const char *v = auth ? auth : "";
+    while (*v == ' ')
+        v++;
+    if (strncasecmp(v, "Bearer ", 7) == 0)
+        v += 7;
+    while (*v == ' ')
+        v++;
+    char buf[600];
+    if (!*v) {
+        snprintf(buf, sizeof(buf), "anonymous");
+    } else {
+        /* long credentials: hash them first, the prefix only names the kind */
+        char h[65];
+        crypto_sha256_hex(v, strlen(v), h);
+        snprintf(buf, sizeof(buf), "%s:%s", *cfg.api_keys ? "key" : "tokens", h);
+    }
+    store_key(buf, out);
 }

@@ -67,5 +67,9 @@ size_t api_bearer_tokens(const char *authorization, char ***out);
 void api_tokens_free(char **tokens, size_t n);
 /* 0 when authorization carries one of cfg.api_keys (constant-time compare). */
 int api_key_check(const char *authorization);
+/* Who a request is, for what it stores (stored responses, video jobs): a key
+ * derived from the credential it presented (an API key, or its refresh
+ * tokens; x-api-key too), never the credential itself; 64 hex + NUL. */
+void api_owner(const struct api_req *a, char out[65]);
 
 #endif

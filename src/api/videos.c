@@ -173,29 +173,6 @@ static void reply_json_obj(struct api_req *a, int status, json_t *o)
 
 /* ---- owners and accounts -------------------------------------------------- */
 
-/* The owner of a request: a hash of the credential it presented. */
-static void owner_of(struct api_req *a, char out[65])
-{
-    const char *auth = http_req_header(a->req, "Authorization");
-    const char *v = auth ? auth : "";
-    while (*v == ' ')
-        v++;
-    if (strncasecmp(v, "Bearer ", 7) == 0)
-        v += 7;
-    while (*v == ' ')
-        v++;
-    char buf[600];
-    if (!*v) {
-        snprintf(buf, sizeof(buf), "anonymous");
-    } else {
-        /* long credentials: hash them first, the prefix only names the kind */
-        char h[65];
-        crypto_sha256_hex(v, strlen(v), h);
-        snprintf(buf, sizeof(buf), "%s:%s", *cfg.api_keys ? "key" : "tokens", h);
-    }
-    store_key(buf, out);
-}
-
 static size_t running_on(const struct account *acct)
 {
     size_t n = 0;
@@ -1104,7 +1081,7 @@ static void start_job(struct api_req *a, int wait)
         return;
     }
     char owner[65], akey[65], hex[33], id[48];
-    owner_of(a, owner);
+    api_owner(a, owner);
     store_key(account_token(acct), akey);
     crypto_random_hex(hex, 16);
     snprintf(id, sizeof(id), "video_%s", hex);
@@ -1185,7 +1162,7 @@ static int authorized(struct api_req *a)
 static json_t *load(struct api_req *a, const char *id)
 {
     char owner[65];
-    owner_of(a, owner);
+    api_owner(a, owner);
     char *text = strlen(id) < 64 ? store_job_get(jstore, KIND, id, owner) : NULL;
     json_t *rec = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
@@ -1241,7 +1218,7 @@ static int path_id(const char *path, char *id, size_t idlen, int *content)
 static void list_handle(struct api_req *a)
 {
     char owner[65];
-    owner_of(a, owner);
+    api_owner(a, owner);
     const char *q = http_req_query(a->req);
     char after[64] = "", order[8] = "desc";
     long limit = 20;
