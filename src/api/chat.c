@@ -4,7 +4,8 @@
  * owns the lifetime (holders, the one reap pass, the client watch) and the
  * account flow (api/attempt.c, shared with images.c); this file runs the
  * answer: attachments, prompt, the stream call, the shaping stages when
- * asked for, the relay to the client in OpenAI's chunks or one completion. */
+ * asked for, the relay to the client; the answer's last sink (OpenAI's chunks
+ * or completion, or another dialect's writer) is api/chat_out.c's. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/chat_int.h"
 #include "api/attempt.h"
 #include "api/authcache.h"
 #include "api/chat_req.h"
@@ -44,78 +46,8 @@
 #include "util/xalloc.h"
 #include "util/apierr.h"
 
-struct chat_job {
-    struct job job;               /* the client, holders, state, accounts */
-    /* the request */
-    struct turn turn;             /* what the client asked; the strings below point into it */
-    const char *model;
-    int stream;
-    int include_usage;
-    const char *given_conv;       /* a valid conversation_id from the client, or NULL */
-    struct model_route route;
-    enum render_think think;
-    char *prompt;
-    long prompt_tokens;
-    /* upstream */
-    struct event *first_frame;    /* first-frame timer: fail over when it fires */
-    struct event *linger;         /* after the last frame: stop waiting for the close */
-    struct xfer *call;
-    size_t stream_bytes;          /* bytes of that stream so far */
-    int frame_too_long;           /* an event passed max_frame */
-    struct sse_parser *sse;
-    struct render *render;
-    /* to the client */
-    int started;                  /* SSE head and role chunk sent */
-    int paused;
-    struct buf out;               /* scratch for chunks */
-    struct buf content;           /* non-stream: the whole answer */
-    struct buf reasoning;
-    long completion_tokens, reasoning_tokens;
-    long long created;
-    struct event *keepalive;
-    int wrote_since_tick;
-    int deleted;
-    int delete_wanted;            /* the answer ended: delete from the loop, not from curl */
-    int stop_wanted;              /* the client left mid-answer: stop_stream before the delete */
-    /* attachments (glm/upload): uploaded with each account's token before its stream call */
-    struct upload_list *uploads;  /* NULL when the last message carries none */
-    struct upload_run *urun;
-    json_t *files, *images;       /* the upload results for the stream body */
-    struct account *upload_account; /* uploaded with; leased again for the stream */
-    /* metrics */
-    struct timespec call_t0;      /* the stream call was started */
-    int first_text;               /* time to first token observed */
-    /* shaping (tools, JSON output, stop, length): NULL when none is asked */
-    struct chat_shape opts;
-    struct toolcall_decl *decls;
-    struct shape *shape;
-    struct render_opts ro;
-    int shaped_done;              /* the writer got finish (or error) */
-    const char *finish_reason;    /* what it said, for finish_client */
-    int cut_upstream;             /* the answer is complete early: abort the transfer */
-    int repair_pending;           /* a repair turn follows this answer */
-    int repaired;
-    char *cont_conv;              /* the conversation the repair turn continues */
-    struct account *repair_account; /* the account that conversation lives on */
-    json_t *calls;                /* non-stream: the tool calls */
-    char call_id[64], call_name[128];
-    struct buf call_args;
-    struct answer_usage usage;    /* as the stages let it through */
-    /* another dialect (api/dialect.h): its writer makes the answer */
-    const struct dialect *dialect;
-    void *dctx;
-    void *dw;                     /* the writer */
-    int dstarted;                 /* its start op ran */
-};
-
 static void delete_conversation(struct chat_job *j);
-static void dialect_start(struct chat_job *j);
-static int client_write(struct chat_job *j);
-static void dialect_finish(struct chat_job *j);
-static void put_tool_calls(struct chat_job *j, struct buf *b);
 static void start_stream_call(struct chat_job *j);
-static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* ---- lifetime (the job's ops) ------------------------------------------ */
 
@@ -212,7 +144,7 @@ static void job_error_cb(void *self, const struct api_error *e)
         struct answer_error ae = { e->status, e->type, e->code[0] ? e->code : NULL, e->message };
         struct sink k = j->dialect->sink(j->dw);
         (void)k.ops->error(k.self, &ae);
-        client_write(j);
+        chat_client_write(j);
         api_end(j->job.a);
         job_replied(&j->job);
     } else if (j->job.a) {
@@ -227,7 +159,7 @@ static void job_error_cb(void *self, const struct api_error *e)
     }
 }
 
-static void client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
+void chat_client_error(struct chat_job *j, int status, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -235,7 +167,7 @@ static void client_error(struct chat_job *j, int status, const char *code, const
     va_end(ap);
 }
 
-static struct openai_meta job_meta(const struct chat_job *j)
+struct openai_meta chat_meta(const struct chat_job *j)
 {
     struct openai_meta m = { render_conversation_id(j->render), j->model, j->created,
                              j->include_usage };
@@ -253,7 +185,7 @@ static struct openai_usage job_usage(const struct chat_job *j)
     return u;
 }
 
-static int client_write(struct chat_job *j)
+int chat_client_write(struct chat_job *j)
 {
     if (!j->job.a || !j->out.len)
         return 0;
@@ -271,7 +203,7 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
     if (j->job.a && j->started && !j->wrote_since_tick && !job_gone(&j->job)) {
         if (j->dialect && j->dialect->ping) {
             if (j->dialect->ping(j->dw) == 0)
-                client_write(j);
+                chat_client_write(j);
         } else {
             (void)api_stream_write(j->job.a, ": keep-alive\n\n", 14);
         }
@@ -279,19 +211,19 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
     j->wrote_since_tick = 0;
 }
 
-static void start_client_stream(struct chat_job *j)
+void chat_stream_start(struct chat_job *j)
 {
     if (j->started || !j->job.a)
         return;
     j->started = 1;
     api_stream_start(j->job.a);
     if (j->dialect) {
-        dialect_start(j);
-        client_write(j);
+        chat_dialect_start(j);
+        chat_client_write(j);
     } else {
-        struct openai_meta m = job_meta(j);
+        struct openai_meta m = chat_meta(j);
         if (openai_sse_role(&j->out, &m) == 0)
-            client_write(j);
+            chat_client_write(j);
     }
     struct timeval tv = { cfg.keepalive_interval, 0 };
     j->keepalive = event_new(app.base, -1, EV_PERSIST, keepalive_cb, j);
@@ -309,30 +241,30 @@ static void finish_client(struct chat_job *j)
     if (st == RENDER_FAILED) {
         const char *msg = NULL;
         int code = render_error(j->render, &msg);
-        client_error(j, 502, "upstream_error", "chatglm.cn stopped the answer with an error (%d: %s)",
+        chat_client_error(j, 502, "upstream_error", "chatglm.cn stopped the answer with an error (%d: %s)",
                      code, msg ? msg : "unknown");
         return;
     }
     if (st == RENDER_TOO_LONG) {
-        client_error(j, 502, "answer_too_long",
+        chat_client_error(j, 502, "answer_too_long",
                      "the answer passed the max-answer limit of %ld bytes and was cut",
                      cfg.max_answer);
         return;
     }
     if (st == RENDER_TRUNCATED || st == RENDER_RUNNING) {
         if (render_frames(j->render) == 0)
-            client_error(j, j->given_conv ? 404 : 502, "empty_answer",
+            chat_client_error(j, j->given_conv ? 404 : 502, "empty_answer",
                          j->given_conv ? "chatglm.cn sent an empty answer: conversation_id %s "
                                          "does not exist (or belongs to another account)"
                                        : "chatglm.cn sent an empty answer%s",
                          j->given_conv ? j->given_conv : "");
         else
-            client_error(j, 502, "upstream_truncated",
+            chat_client_error(j, 502, "upstream_truncated",
                          "chatglm.cn closed the stream before the answer was complete");
         return;
     }
     if (j->dialect) {
-        dialect_finish(j);
+        chat_dialect_finish(j);
         return;
     }
     if (j->shape) { /* the stages may count less than was rendered (max_tokens) */
@@ -341,19 +273,19 @@ static void finish_client(struct chat_job *j)
         struct sink k = shape_sink(j->shape);
         (void)k.ops->usage(k.self, &au);
     }
-    struct openai_meta m = job_meta(j);
+    struct openai_meta m = chat_meta(j);
     struct openai_usage u = job_usage(j);
     const char *reason = j->finish_reason ? j->finish_reason : render_finish_reason(j->render);
     if (!reason)
         reason = "stop";
     if (j->stream) {
-        start_client_stream(j);
+        chat_stream_start(j);
         int rc = openai_sse_finish(&j->out, &m, reason);
         if (rc == 0 && j->include_usage)
             rc = openai_sse_usage(&j->out, &m, &u);
         if (rc == 0)
             rc = openai_sse_done(&j->out);
-        client_write(j);
+        chat_client_write(j);
         api_end(j->job.a);
     } else {
         struct buf b;
@@ -361,333 +293,15 @@ static void finish_client(struct chat_job *j)
         if (openai_completion(&b, &m, j->content.data ? j->content.data : "", j->content.len,
                               j->reasoning.data, j->reasoning.len, reason, &u) < 0) {
             buf_cleanup(&b);
-            client_error(j, 500, NULL, "the answer does not fit the reply buffer");
+            chat_client_error(j, 500, NULL, "the answer does not fit the reply buffer");
             return;
         }
         if (json_array_size(j->calls))
-            put_tool_calls(j, &b);
+            chat_put_tool_calls(j, &b);
         api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
         buf_cleanup(&b);
     }
     job_replied(&j->job);
-}
-
-/* ---- the shaped answer (tools, JSON output, stop, length) --------------- */
-
-/* Non-stream: the calls go into the message, whose content is null when the
- * model wrote no text. The object is small next to the work behind it, so it
- * is edited as JSON. */
-static void put_tool_calls(struct chat_job *j, struct buf *b)
-{
-    json_t *o = json_loadb(b->data, b->len, 0, NULL);
-    json_t *msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
-    if (!msg) {
-        json_decref(o);
-        return;
-    }
-    json_object_set(msg, "tool_calls", j->calls);
-    if (!j->content.len)
-        json_object_set_new(msg, "content", json_null());
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (s) {
-        buf_reset(b);
-        if (buf_puts(b, s) < 0)
-            LOGR(LOG_WARN, j->job.rid, "answer buffer full");
-        free(s);
-    }
-}
-
-/* The chat job as the last sink of the stages: OpenAI's chunks, or the
- * collected answer. */
-static void put_delta(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
-{
-    if (!j->job.a)
-        return;
-    if (j->stream) {
-        start_client_stream(j);
-        struct openai_meta m = job_meta(j);
-        if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
-            client_write(j);
-    } else if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0) {
-        LOGR(LOG_WARN, j->job.rid, "answer buffer full");
-    }
-}
-
-static int w_start(void *self)
-{
-    (void)self;
-    return ANSWER_GO;
-}
-
-static int w_text(void *self, const char *s, size_t n)
-{
-    put_delta(self, s, n, NULL, 0);
-    return ANSWER_GO;
-}
-
-static int w_reasoning(void *self, const char *s, size_t n)
-{
-    put_delta(self, NULL, 0, s, n);
-    return ANSWER_GO;
-}
-
-static int w_tool_begin(void *self, int index, const char *id, const char *name)
-{
-    struct chat_job *j = self;
-    (void)index;
-    snprintf(j->call_id, sizeof(j->call_id), "%s", id);
-    snprintf(j->call_name, sizeof(j->call_name), "%s", name);
-    buf_reset(&j->call_args);
-    return ANSWER_GO;
-}
-
-static int w_tool_args(void *self, int index, const char *s, size_t n)
-{
-    struct chat_job *j = self;
-    (void)index;
-    return buf_append(&j->call_args, s, n) < 0 ? ANSWER_FULL : ANSWER_GO;
-}
-
-/* A call goes out whole: its first (and only) delta has the index, the id,
- * the type, the name and all of the arguments. */
-static int w_tool_end(void *self, int index)
-{
-    struct chat_job *j = self;
-    json_t *call = json_pack("{s:s, s:s, s:{s:s, s:s%}}", "id", j->call_id, "type", "function",
-                             "function", "name", j->call_name, "arguments",
-                             buf_cstr(&j->call_args), j->call_args.len);
-    if (!call || !j->job.a) {
-        json_decref(call);
-        return ANSWER_GO;
-    }
-    if (!j->stream) {
-        if (!j->calls)
-            j->calls = json_array();
-        json_array_append_new(j->calls, call);
-        return ANSWER_GO;
-    }
-    start_client_stream(j);
-    json_t *tc = json_pack("{s:i}", "index", index);
-    json_object_update(tc, call);
-    json_decref(call);
-    json_t *chunk = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:[o]}, s:n, s:n}]}", "id",
-                              render_conversation_id(j->render), "object", "chat.completion.chunk",
-                              "created", (json_int_t)j->created, "model", j->model, "choices",
-                              "index", 0, "delta", "tool_calls", tc, "logprobs", "finish_reason");
-    if (chunk && j->include_usage)
-        json_object_set_new(chunk, "usage", json_null());
-    char *s = chunk ? json_dumps(chunk, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(chunk);
-    if (s && buf_printf(&j->out, "data: %s\n\n", s) == 0)
-        client_write(j);
-    free(s);
-    return ANSWER_GO;
-}
-
-static int w_finish(void *self, enum answer_finish why, const char *stop)
-{
-    static const char *const reasons[] = { "stop", "length", "tool_calls", "content_filter" };
-    struct chat_job *j = self;
-    (void)stop;
-    j->shaped_done = 1;
-    j->finish_reason = reasons[why];
-    return ANSWER_GO;
-}
-
-static int w_error(void *self, const struct answer_error *e)
-{
-    struct chat_job *j = self;
-    j->shaped_done = 1;
-    client_error(j, e->status, e->code, "%s", e->message);
-    return ANSWER_GO;
-}
-
-static int w_usage(void *self, const struct answer_usage *u)
-{
-    struct chat_job *j = self;
-    j->usage = *u;
-    return ANSWER_GO;
-}
-
-static const struct sink_ops chat_writer_ops = {
-    w_start, w_text, w_reasoning, w_tool_begin, w_tool_args, w_tool_end,
-    w_finish, w_error, w_usage,
-};
-
-/* ---- another dialect's writer (api/dialect.h) --------------------------- */
-
-static struct sink dialect_sink(const struct chat_job *j)
-{
-    return j->dialect->sink(j->dw);
-}
-
-/* The writer's start op, once (a streamed reply: after the HTTP head). */
-static void dialect_start(struct chat_job *j)
-{
-    if (j->dstarted || !j->dw)
-        return;
-    j->dstarted = 1;
-    struct sink k = dialect_sink(j);
-    (void)k.ops->start(k.self);
-}
-
-/* Every event goes out as soon as the writer made it. */
-static int dialect_began(struct chat_job *j)
-{
-    if (!j->job.a || !j->dw)
-        return 0;
-    if (j->stream)
-        start_client_stream(j);
-    else
-        dialect_start(j);
-    return 1;
-}
-
-static int dialect_sent(struct chat_job *j, int rc)
-{
-    client_write(j);
-    return rc;
-}
-
-static int d_start(void *self)
-{
-    dialect_began(self);
-    return ANSWER_GO;
-}
-
-static int d_text(void *self, const char *s, size_t n)
-{
-    struct chat_job *j = self;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->text(k.self, s, n));
-}
-
-static int d_reasoning(void *self, const char *s, size_t n)
-{
-    struct chat_job *j = self;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->reasoning(k.self, s, n));
-}
-
-static int d_tool_begin(void *self, int index, const char *id, const char *name)
-{
-    struct chat_job *j = self;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->tool_begin(k.self, index, id, name));
-}
-
-static int d_tool_args(void *self, int index, const char *s, size_t n)
-{
-    struct chat_job *j = self;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->tool_args(k.self, index, s, n));
-}
-
-static int d_tool_end(void *self, int index)
-{
-    struct chat_job *j = self;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->tool_end(k.self, index));
-}
-
-static int d_finish(void *self, enum answer_finish why, const char *stop)
-{
-    struct chat_job *j = self;
-    j->shaped_done = 1;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->finish(k.self, why, stop));
-}
-
-static int d_error(void *self, const struct answer_error *e)
-{
-    struct chat_job *j = self;
-    j->shaped_done = 1;
-    client_error(j, e->status, e->code, "%s", e->message);
-    return ANSWER_GO;
-}
-
-static int d_usage(void *self, const struct answer_usage *u)
-{
-    struct chat_job *j = self;
-    j->usage = *u;
-    if (!dialect_began(j))
-        return ANSWER_GO;
-    struct sink k = dialect_sink(j);
-    return dialect_sent(j, k.ops->usage(k.self, u));
-}
-
-static const struct sink_ops dialect_proxy_ops = {
-    d_start, d_text, d_reasoning, d_tool_begin, d_tool_args, d_tool_end,
-    d_finish, d_error, d_usage,
-};
-
-/* Text from the renderer when no stage is asked for. */
-static void dialect_feed(struct chat_job *j, const char *c, size_t cl, const char *r, size_t rl)
-{
-    int rc = ANSWER_GO;
-    if (rl)
-        rc = d_reasoning(j, r, rl);
-    if (rc == ANSWER_GO && cl)
-        rc = d_text(j, c, cl);
-    if (rc == ANSWER_FULL && j->job.state != JOB_COMPLETE) {
-        j->cut_upstream = 1;
-        job_set_state(&j->job, JOB_COMPLETE);
-        client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
-        j->delete_wanted = 1;
-        job_reap(&j->job);
-    }
-}
-
-/* The answer is complete: finish (unless a stage did), usage, the closing
- * events or the whole object, then the dialect's done op. */
-static void dialect_finish(struct chat_job *j)
-{
-    if (!j->shaped_done) {
-        enum render_state st = render_get_state(j->render);
-        (void)d_finish(j, st == RENDER_FILTERED ? ANSWER_CONTENT_FILTER : ANSWER_STOP, NULL);
-    }
-    struct answer_usage au = { j->prompt_tokens, j->completion_tokens + j->reasoning_tokens,
-                               j->reasoning_tokens };
-    struct sink u = j->shape ? shape_sink(j->shape) : (struct sink){ &dialect_proxy_ops, j };
-    (void)u.ops->usage(u.self, &au);
-    if (!j->job.a)
-        return;
-    dialect_began(j);
-    if (j->dialect->flush(j->dw) < 0)
-        LOGR(LOG_WARN, j->job.rid, "answer buffer full");
-    if (j->stream) {
-        client_write(j);
-        api_end(j->job.a);
-    } else {
-        struct buf b;
-        buf_init(&b, (size_t)cfg.max_answer * 2 + 65536);
-        if (j->dialect->object(j->dw, &b) < 0) {
-            buf_cleanup(&b);
-            client_error(j, 500, NULL, "the answer does not fit the reply buffer");
-            return;
-        }
-        api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
-        buf_cleanup(&b);
-    }
-    job_replied(&j->job);
-    if (j->dialect->done) {
-        struct dialect_result r = { render_conversation_id(j->render), j->route.assistant_id,
-                                    j->job.at.token, j->dw };
-        j->dialect->done(j->dctx, &r);
-    }
 }
 
 /* After a stage answered ANSWER_HALT: a repair turn, or the answer is
@@ -703,7 +317,7 @@ static void shaped_halt(struct chat_job *j, int rc)
         return;
     }
     if (rc == ANSWER_FULL)
-        client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
+        chat_client_error(j, 502, "answer_too_long", "the answer does not fit the reply buffer");
     finish_client(j);
     j->delete_wanted = 1;
     job_reap(&j->job);
@@ -792,12 +406,12 @@ static void relay(struct chat_job *j)
     if (j->shape) {
         shaped_feed(j, c, cl, r, rl);
     } else if (j->dialect) {
-        dialect_feed(j, c, cl, r, rl);
+        chat_dialect_feed(j, c, cl, r, rl);
     } else if (j->stream) {
-        start_client_stream(j);
-        struct openai_meta m = job_meta(j);
+        chat_stream_start(j);
+        struct openai_meta m = chat_meta(j);
         if (openai_sse_delta(&j->out, &m, c, cl, r, rl) == 0)
-            client_write(j);
+            chat_client_write(j);
     } else {
         /* render caps the answer at max_answer, and these caps are larger. */
         if (buf_append(&j->content, c, cl) < 0 || buf_append(&j->reasoning, r, rl) < 0)
@@ -836,7 +450,7 @@ static int on_event(void *arg, const char *event, const char *data, size_t len)
      * so that a document that cannot be repaired is still an HTTP 502. */
     if (j->stream && !j->started && (!j->shape || j->opts.format == SHAPE_TEXT) &&
         render_conversation_id(j->render)[0])
-        start_client_stream(j);
+        chat_stream_start(j);
     relay(j);
     if (render_get_state(j->render) != RENDER_RUNNING && j->job.state != JOB_COMPLETE) {
         if (shaped_finish(j))
@@ -913,10 +527,10 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
     attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
     if (ans.verdict == GLM_NOT_SSE) {
         if (j->route.agent)
-            client_error(j, 404, "model_not_found",
+            chat_client_error(j, 404, "model_not_found",
                          "chatglm.cn has no assistant (agent) with id %s", j->route.assistant_id);
         else
-            client_error(j, 502, "upstream_not_sse",
+            chat_client_error(j, 502, "upstream_not_sse",
                          "chatglm.cn answered JSON instead of a stream (assistant %s)",
                          j->route.assistant_id);
         return;
@@ -924,7 +538,7 @@ static void upstream_error_answer(struct chat_job *j, long status, const char *b
     /* The upstream's own message, quoted for the client (short, escaped). */
     char msg[260];
     log_escape(ans.message, strlen(ans.message), msg);
-    client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
+    chat_client_error(j, 502, "upstream_error", "chatglm.cn answered HTTP %ld%s%s%s", status,
                  msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 }
 
@@ -968,15 +582,15 @@ static void on_done(struct xfer *c, enum xfer_result res, long status, const cha
         }
         if (j->job.state != JOB_COMPLETE) {
             if (res == XFER_TIMEOUT && render_get_state(j->render) == RENDER_TRUNCATED)
-                client_error(j, 504, "upstream_timeout",
+                chat_client_error(j, 504, "upstream_timeout",
                              "chatglm.cn went silent for %ld s in the middle of the answer",
                              cfg.idle_timeout);
             else if (j->frame_too_long)
-                client_error(j, 502, "upstream_frame_too_long",
+                chat_client_error(j, 502, "upstream_frame_too_long",
                              "an event from chatglm.cn passed the max-frame limit of %ld bytes",
                              cfg.max_frame);
             else if (res != XFER_OK && render_get_state(j->render) == RENDER_TRUNCATED)
-                client_error(j, 502, "upstream_truncated",
+                chat_client_error(j, 502, "upstream_truncated",
                              "the connection to chatglm.cn broke in the middle of the answer (%s)",
                              xfer_error(c));
             else
@@ -1008,7 +622,7 @@ static void on_done(struct xfer *c, enum xfer_result res, long status, const cha
                      "chatglm.cn did not answer within %ld s", cfg.idle_timeout);
     } else if (res == XFER_ABORTED && streaming) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 502, "upstream_frame_too_long",
+        chat_client_error(j, 502, "upstream_frame_too_long",
                      "an event from chatglm.cn passed the max-frame limit of %ld bytes", cfg.max_frame);
     } else {
         attempt_fail(&j->job.at, ACCOUNT_TRANSIENT, 502, "upstream_unreachable",
@@ -1053,7 +667,7 @@ static void start_stream_call(struct chat_job *j)
     j->call = glm_stream_call(app.curl, j->job.at.access, &o, &cbs, j);
     if (!j->call) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 500, NULL, "could not start the upstream request");
+        chat_client_error(j, 500, NULL, "could not start the upstream request");
         return;
     }
     job_hold(&j->job, JOB_CALL);
@@ -1112,7 +726,7 @@ static void on_relet(void *arg, struct account *a, enum lease_error err)
         j->job.at.account = a;
         attempt_share(&j->job.at, relet_shared);
     } else {
-        client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
+        chat_client_error(j, err == LEASE_ALL_DEAD ? 401 : 429,
                      err == LEASE_ALL_DEAD ? "invalid_refresh_token" : "accounts_busy",
                      "the account that uploaded the attachments %s",
                      err == LEASE_ALL_DEAD ? "is dead now" : "stayed busy; retry later");
@@ -1132,7 +746,7 @@ static void start_attachments(void *arg)
          * can only continue its conversation on the account that holds it. */
         if (j->job.at.account != j->repair_account) {
             attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-            client_error(j, 502, "repair_failed",
+            chat_client_error(j, 502, "repair_failed",
                          "the answer needed a repair turn (an invalid tool call or JSON "
                          "document), and the account of its conversation failed it");
             return;
@@ -1150,7 +764,7 @@ static void start_attachments(void *arg)
                                j->route.assistant_id, j->job.rid, on_uploaded, j);
     if (!j->urun) {
         attempt_release(&j->job.at, ACCOUNT_NEUTRAL, NULL);
-        client_error(j, 500, NULL, "could not start the attachment downloads");
+        chat_client_error(j, 500, NULL, "could not start the attachment downloads");
         return;
     }
     job_hold(&j->job, JOB_UPLOADS);
@@ -1188,7 +802,7 @@ static void shaped_setup(struct chat_job *j)
         .max_tokens = o->max_tokens,
         .max_answer = (size_t)cfg.max_answer,
     };
-    struct sink w = { j->dialect ? &dialect_proxy_ops : &chat_writer_ops, j };
+    struct sink w = chat_out_sink(j);
     j->shape = shape_new(&so, w);
 }
 
@@ -1326,7 +940,7 @@ static int chat_begin(struct api_req *a, const char *body, size_t len, json_t *p
 
     if (models_resolve(j->model, cfg.default_assistant, cfg.models,
                        models_era_of(cfg.upstream_era), &j->route) < 0) {
-        client_error(j, 500, NULL, "the configured model table is malformed");
+        chat_client_error(j, 500, NULL, "the configured model table is malformed");
         return 0;
     }
     if (j->turn.effort.s)
@@ -1373,7 +987,7 @@ static int chat_begin(struct api_req *a, const char *body, size_t len, json_t *p
     turn_free(&shown);
     if (merged < 0) {
         buf_cleanup(&p);
-        client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
+        chat_client_error(j, 413, "prompt_too_long", "the messages are too long to send upstream");
         return 0;
     }
     j->prompt = buf_take(&p, NULL);
