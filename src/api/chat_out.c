@@ -325,12 +325,14 @@ void chat_dialect_finish(struct chat_job *j)
         api_reply(j->job.a, 200, "application/json; charset=utf-8", b.data, b.len);
         buf_cleanup(&b);
     }
-    job_replied(&j->job);
+    /* Before the client side lets go of the job: nothing of the job is read
+     * after job_replied. */
     if (j->dialect->done) {
         struct dialect_result r = { render_conversation_id(j->render), j->route.assistant_id,
                                     j->job.at.token, j->dw };
         j->dialect->done(j->dctx, &r);
     }
+    job_replied(&j->job);
 }
 
 struct sink chat_out_sink(struct chat_job *j)
